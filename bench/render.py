@@ -1,0 +1,170 @@
+"""Benchmark: how long `copier copy --defaults` of Cellforge takes, against a floor.
+
+What is timed is the command a user runs, `copier copy --trust --defaults`, start-up
+included, as a subprocess of this script. The floor is a one-file template
+(`bench/baseline/`) timed the same way in the same run, alternating with Cellforge so
+that machine noise hits both alike. Both are committed snapshots in a temporary git
+repository (Cellforge's snapshot is its working tree, uncommitted edits included), so
+both take copier's clone path, as a user's copy of a git template does.
+
+    uv run python bench/render.py            # 15 rounds, writes docs/benchmarks.md
+    uv run python bench/render.py --quick    # 3 rounds, prints only (CI)
+
+Target: Cellforge's median is at most 1.3x the baseline's median.
+
+A third row, the control, is a template with as many trivial files as Cellforge renders
+and no task: copier spends a few milliseconds on every rendered file (it renders every
+path part and runs one `git config` per file), so the control shows how much of
+Cellforge's time is copier's per-file cost rather than Cellforge's own work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import copier
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "bench" / "baseline"
+REPORT = ROOT / "docs" / "benchmarks.md"
+TARGET = 1.3
+
+
+def tracked_files(source: Path) -> list[str]:
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=source,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return [name for name in listed.stdout.split("\0") if name and (source / name).is_file()]
+
+
+def git_snapshot(source: Path, into: Path) -> Path:
+    """A committed git copy of `source`'s files (as git sees them), with one commit."""
+    if (source / ".git").exists():
+        for name in tracked_files(source):
+            (into / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source / name, into / name)
+    else:
+        shutil.copytree(source, into)
+    for command in (
+        ["git", "init", "-q"],
+        ["git", "add", "-A"],
+        ["git", "-c", "user.name=bench", "-c", "user.email=b@example.com", "commit", "-qm", "x"],
+    ):
+        subprocess.run(command, cwd=into, check=True)
+    return into
+
+
+def control_template(files: int, into: Path) -> Path:
+    """The baseline plus `files - 1` trivial templated files, and no task."""
+    shutil.copytree(BASELINE, into)
+    for number in range(1, files):
+        module = into / "template" / "src" / "pkg" / f"m{number}.py.jinja"
+        module.parent.mkdir(parents=True, exist_ok=True)
+        module.write_text("NAME = {{ project_name | tojson }}\n", encoding="utf-8")
+    return git_snapshot(into, into.with_name(into.name + "-git"))
+
+
+def rendered_file_count(template: Path, workdir: Path) -> int:
+    """How many files copier itself renders (the task's cells and docs not counted)."""
+    destination = Path(tempfile.mkdtemp(dir=workdir)) / "my-service"
+    copier.run_copy(
+        str(template),
+        destination,
+        defaults=True,
+        unsafe=True,
+        vcs_ref="HEAD",
+        quiet=True,
+        skip_tasks=True,
+    )
+    count = sum(1 for path in destination.rglob("*") if path.is_file())
+    shutil.rmtree(destination.parent)
+    return count
+
+
+def time_copy(template: Path, workdir: Path) -> float:
+    destination = Path(tempfile.mkdtemp(dir=workdir)) / "my-service"
+    command = [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--quiet"]
+    started = time.perf_counter()
+    subprocess.run([*command, str(template), str(destination)], check=True, capture_output=True)
+    elapsed = time.perf_counter() - started
+    shutil.rmtree(destination.parent)
+    return elapsed
+
+
+def measure(rounds: int) -> dict[str, list[float]]:
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(scratch)
+        cellforge = git_snapshot(ROOT, work / "cellforge")
+        files = rendered_file_count(cellforge, work)
+        templates = {
+            "baseline (1 file)": git_snapshot(BASELINE, work / "baseline"),
+            f"control ({files} trivial files, no task)": control_template(files, work / "ctl"),
+            "cellforge": cellforge,
+        }
+        timings: dict[str, list[float]] = {name: [] for name in templates}
+        for template in templates.values():  # warm-up: disk cache
+            time_copy(template, work)
+        for _ in range(rounds):
+            for name, template in templates.items():
+                timings[name].append(time_copy(template, work))
+    return timings
+
+
+def table(timings: dict[str, list[float]]) -> tuple[str, float]:
+    base = statistics.median(timings["baseline (1 file)"])
+    rows = [
+        "| template | rounds | median (s) | min (s) | ratio to baseline |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, samples in timings.items():
+        median = statistics.median(samples)
+        ratio = median / base
+        rows.append(
+            f"| {name} | {len(samples)} | {median:.3f} | {min(samples):.3f} | {ratio:.2f}x |"
+        )
+    ratio = statistics.median(timings["cellforge"]) / base
+    return "\n".join(rows), ratio
+
+
+def main() -> int:
+    options = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    options.add_argument("--quick", action="store_true", help="3 rounds, print only")
+    options.add_argument("--rounds", type=int, default=15)
+    args = options.parse_args()
+    rounds = 3 if args.quick else args.rounds
+    markdown, ratio = table(measure(rounds))
+    verdict = "meets" if ratio <= TARGET else "MISSES"
+    print(markdown)
+    print(f"\ncellforge / baseline = {ratio:.2f}x ({verdict} the {TARGET}x target)")
+    if args.quick:
+        return 0
+    REPORT.write_text(
+        "# Benchmarks\n\n"
+        "Figures are ratios against a baseline measured in the same run, because these\n"
+        "machines are noisy; absolute seconds are shown for scale only.\n\n"
+        "## Render: `copier copy --defaults`\n\n"
+        "Command: `uv run python bench/render.py` (times `copier copy --trust --defaults`\n"
+        "as a subprocess, start-up included, alternating with the one-file baseline).\n\n"
+        f"Recorded {time.strftime('%Y-%m-%d')} on {sys.platform}, Python "
+        f"{sys.version.split()[0]}, copier {copier.__version__}:\n\n"
+        f"{markdown}\n\n"
+        f"Cellforge / baseline = **{ratio:.2f}x**; target at most {TARGET}x ({verdict}).\n",
+        encoding="utf-8",
+    )
+    print(f"wrote {REPORT.relative_to(ROOT)}")
+    return 0 if ratio <= TARGET else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

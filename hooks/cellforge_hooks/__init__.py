@@ -1,0 +1,6 @@
+"""Cellforge's hooks: what copier tasks (and later pre-commit) run on a generated project.
+
+- `skeleton`: create missing cells from the skeleton, never touching an existing one.
+- `derived`: refresh the files the project derives from its cell registry.
+- `cli`: the command line both copier and pre-commit call.
+"""

@@ -1,0 +1,39 @@
+"""Refresh the files a generated project derives from its cell registry.
+
+`docs/architecture.md` and `.importlinter` are produced by the project's own code
+(`<package>.core.architecture`), so there is exactly one generator. Here it runs in the
+interpreter that runs copier, with the project's `src/` on `sys.path`: that generator
+and the cells' declarations import only the standard library, so no virtualenv and no
+network are needed during `copier copy`.
+
+If the project's code cannot be imported here (a cell that imports a third-party
+package at module level, say), the files are left alone and the user is told to run
+`<cli> explain`, whose drift check would otherwise fail: never a silent stale file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+
+def refresh(project: Path, package: str) -> list[Path] | None:
+    """Rewrite stale derived files; None if the project's code could not be loaded."""
+    source = str((project / "src").resolve())
+    sys.path.insert(0, source)
+    try:
+        architecture = importlib.import_module(f"{package}.core.architecture")
+        written: list[Path] = architecture.write_artifacts(project)
+    except Exception as error:  # any failure in user code must not abort the copy
+        print(
+            f"cellforge: could not refresh docs/architecture.md and .importlinter ({error!r}); "
+            "run `uv run <cli> explain` in the project",
+            file=sys.stderr,
+        )
+        return None
+    finally:
+        sys.path.remove(source)
+        for name in [m for m in sys.modules if m == package or m.startswith(f"{package}.")]:
+            del sys.modules[name]
+    return written

@@ -1,0 +1,4 @@
+"""The template-owned core: messages, bus, cells, registry, composition root, storage.
+
+Cells import from here (and from their own package) and from nothing else in the project.
+"""

@@ -1,0 +1,52 @@
+"""The composition root: loads the cells of the catalog and wires them to one bus.
+
+Dev and test runs add the codec round-trip middleware, so every message is proven
+serialisable before anything depends on it crossing a process boundary.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+
+from .bus import Bus, codec_round_trip
+from .catalog import CELL_NAMES, load_registry
+from .cells import Registry
+from .codec import Codec
+from .settings import Settings
+from .storage import open_cell_database
+
+
+@dataclass
+class Runtime:
+    """A wired service: the bus, the registry, the codec and the cells' databases."""
+
+    settings: Settings
+    bus: Bus
+    registry: Registry
+    codec: Codec
+    databases: dict[str, sqlite3.Connection] = field(default_factory=dict)
+
+    def close(self) -> None:
+        for connection in self.databases.values():
+            connection.close()
+        self.databases.clear()
+
+
+def build(settings: Settings | None = None, names: tuple[str, ...] = CELL_NAMES) -> Runtime:
+    """Load, check and wire the cells."""
+    settings = settings or Settings()
+    registry = load_registry(names)
+    codec = Codec()
+    for cell in registry:
+        for message_type in cell.messages():
+            codec.register(registry.message_name(message_type), message_type)
+    bus = Bus(middleware=[codec_round_trip(codec)] if settings.checks_messages else [])
+    runtime = Runtime(settings=settings, bus=bus, registry=registry, codec=codec)
+
+    def open_database(cell: str) -> sqlite3.Connection:
+        connection = runtime.databases[cell] = open_cell_database(settings.data_dir, cell)
+        return connection
+
+    registry.wire(bus, open_database)
+    return runtime

@@ -1,0 +1,111 @@
+"""Lossless JSON codec for messages and results, built on pydantic.
+
+Every message type is registered under a stable name (`<cell>.<ClassName>`), so an
+encoded message says what it is and can be decoded by another process. `round_trip`
+is what the dev/test middleware uses to prove that every message a cell sends would
+survive a trip over a real transport: if it does not come back equal, the send fails
+here, long before a cell is moved out of the process.
+
+pydantic is imported lazily: the registry and `explain` never need it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
+
+    from .messages import Message
+
+
+class CodecError(ValueError):
+    """A message or result that cannot be encoded, decoded or round-tripped."""
+
+
+class Codec:
+    """Maps message types to names and (de)serialises them with cached validators."""
+
+    def __init__(self) -> None:
+        self._types: dict[str, type[Any]] = {}
+        self._names: dict[type[Any], str] = {}
+        self._adapters: dict[type[Any], TypeAdapter[Any]] = {}
+
+    def register(self, name: str, message_type: type[Message]) -> None:
+        known = self._types.get(name)
+        if known is not None and known is not message_type:
+            raise CodecError(f"message name {name!r} is used by two types")
+        self._types[name] = message_type
+        self._names[message_type] = name
+
+    def name_of(self, message_type: type[Any]) -> str:
+        try:
+            return self._names[message_type]
+        except KeyError:
+            raise CodecError(
+                f"{message_type.__name__} is not declared by any cell "
+                "(add it to the cell's handles, publishes or subscribes)"
+            ) from None
+
+    def adapter(self, value_type: type[Any]) -> TypeAdapter[Any]:
+        adapter = self._adapters.get(value_type)
+        if adapter is None:
+            from pydantic import TypeAdapter
+
+            adapter = self._adapters[value_type] = TypeAdapter(value_type)
+        return adapter
+
+    def encode(self, message: Message) -> bytes:
+        """Serialise a registered message into a self-describing JSON envelope."""
+        name = self.name_of(type(message))
+        try:
+            data = self.adapter(type(message)).dump_python(message, mode="json")
+        except Exception as error:  # pydantic raises several types here
+            raise CodecError(f"cannot encode {name}: {error}") from error
+        return json.dumps({"type": name, "data": data}, separators=(",", ":")).encode()
+
+    def decode(self, raw: bytes) -> Message:
+        """Rebuild a message from `encode`'s output, validating every field."""
+        try:
+            envelope = json.loads(raw)
+            message_type = self._types[envelope["type"]]
+            message: Message = self.adapter(message_type).validate_json(
+                json.dumps(envelope["data"])
+            )
+        except KeyError as error:
+            raise CodecError(f"unknown message type in envelope: {error}") from None
+        except Exception as error:
+            raise CodecError(f"cannot decode message: {error}") from error
+        return message
+
+    def parse(self, message_type: type[Message], body: bytes) -> Message:
+        """Validate an external JSON body (an HTTP request) as a message."""
+        message: Message = self.adapter(message_type).validate_json(body)
+        return message
+
+    def to_jsonable(self, value: Any) -> Any:
+        """A result as plain JSON data (for HTTP responses)."""
+        if value is None:
+            return None
+        return self.adapter(type(value)).dump_python(value, mode="json")
+
+    def round_trip(self, value: Any) -> Any:
+        """Encode and decode `value`; fail unless the copy equals the original."""
+        if value is None:
+            return None
+        if type(value) in self._names:
+            copy: Any = self.decode(self.encode(value))
+        else:
+            adapter = self.adapter(type(value))
+            try:
+                copy = adapter.validate_json(adapter.dump_json(value))
+            except Exception as error:
+                raise CodecError(
+                    f"{type(value).__name__} does not survive JSON: {error}"
+                ) from error
+        if copy != value:
+            raise CodecError(
+                f"{type(value).__name__} changed in a JSON round trip: {value!r} -> {copy!r}"
+            )
+        return copy

@@ -1,0 +1,76 @@
+"""The project's import graph, read statically with `ast`.
+
+Used by `explain` to draw which parts of the service import which. Modules are grouped
+into areas: `cells.<name>` for a cell, otherwise the top-level module (`core`,
+`gateway`, `cli`, ...). Only imports between areas of this package are kept.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def area_of(module: str, package: str) -> str | None:
+    """`pkg.cells.notes.handlers` -> `cells.notes`; `pkg.core.bus` -> `core`."""
+    parts = module.split(".")
+    if parts[0] != package or len(parts) < 2:
+        return None
+    if parts[1] == "cells":
+        return f"cells.{parts[2]}" if len(parts) > 2 else None
+    return parts[1]
+
+
+def module_name(path: Path, package_dir: Path, package: str) -> str:
+    parts = list(path.relative_to(package_dir).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join([package, *parts])
+
+
+def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement, nested ones included; imports are statements, so expressions
+    (most of a syntax tree) never need visiting."""
+    for statement in body:
+        yield statement
+        for name in ("body", "orelse", "finalbody"):
+            yield from _statements(getattr(statement, name, []))
+        for handler in getattr(statement, "handlers", []):
+            yield from _statements(handler.body)
+        for case in getattr(statement, "cases", []):
+            yield from _statements(case.body)
+
+
+def imported_modules(path: Path, module: str, is_package: bool) -> set[str]:
+    """Absolute names of the modules that `path` imports (relative imports resolved)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    base = module.split(".") if is_package else module.split(".")[:-1]
+    found: set[str] = set()
+    for node in _statements(tree.body):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = base[: len(base) - node.level + 1]
+                stem = ".".join([*anchor, node.module] if node.module else anchor)
+            else:
+                stem = node.module or ""
+            found.add(stem)
+            found.update(f"{stem}.{alias.name}" for alias in node.names)
+    return found
+
+
+def area_edges(package_dir: Path, package: str) -> set[tuple[str, str]]:
+    """Pairs (importer area, imported area) for imports across areas."""
+    edges: set[tuple[str, str]] = set()
+    for path in sorted(package_dir.rglob("*.py")):
+        module = module_name(path, package_dir, package)
+        source = area_of(module, package)
+        if source is None:
+            continue
+        for imported in imported_modules(path, module, path.name == "__init__.py"):
+            target = area_of(imported, package)
+            if target is not None and target != source:
+                edges.add((source, target))
+    return edges

@@ -1,0 +1,1 @@
+"""The gateway: the service's only listener. Every route is one bus message."""

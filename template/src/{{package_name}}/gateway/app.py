@@ -1,0 +1,68 @@
+"""A thin ASGI app over the bus: one JSON route per command or query of every cell.
+
+`POST /<cell>/<message>` validates the JSON body strictly against the message's
+dataclass (unknown fields and lax coercions are refused with 422), sends it over the bus
+and returns the handler's result as JSON. Routes come from the registry, so a new message
+in a cell is a new route with no code here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..core.bootstrap import Runtime
+from ..core.bus import Rejected
+from ..core.messages import Message, kind_of
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def message_endpoint(runtime: Runtime, message_type: type[Message]) -> Endpoint:
+    """An endpoint that turns a request body into `message_type` and dispatches it."""
+    is_query = kind_of(message_type) == "query"
+
+    async def endpoint(request: Request) -> Response:
+        body = await request.body()
+        try:
+            message = runtime.codec.parse(message_type, body or b"{}")
+        except ValidationError as error:
+            detail = error.errors(include_url=False, include_context=False, include_input=False)
+            return JSONResponse({"detail": detail}, status_code=422)
+        try:
+            dispatch: Callable[[Any], Awaitable[Any]] = (
+                runtime.bus.ask if is_query else runtime.bus.send
+            )
+            result = await dispatch(message)
+        except Rejected as refusal:
+            return JSONResponse({"detail": str(refusal)}, status_code=422)
+        return JSONResponse(runtime.codec.to_jsonable(result))
+
+    endpoint.__name__ = message_type.__name__
+    return endpoint
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(runtime: Runtime) -> Starlette:
+    routes = [Route("/healthz", healthz, methods=["GET"])]
+    for cell in runtime.registry:
+        for message_type in cell.handles:
+            endpoint = message_endpoint(runtime, message_type)
+            routes.append(Route(cell.route(message_type), endpoint, methods=["POST"]))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        runtime.close()
+
+    return Starlette(routes=routes, lifespan=lifespan)

@@ -1,0 +1,124 @@
+"""Render Cellforge in-process and run what a user would run in the generated project.
+
+Renders call copier's API with `vcs_ref="HEAD"`, which includes uncommitted template
+edits. Generated projects are synced by uv with the machine's shared uv cache, so the
+packages are downloaded once per machine and each project still gets a fresh venv.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+RENDER_TIMEOUT = 600
+
+
+def find_python(version: str) -> str:
+    """An interpreter for `version`: uv's own discovery first, then pyenv's installs."""
+    found = subprocess.run(
+        ["uv", "python", "find", "--no-python-downloads", version],
+        capture_output=True,
+        text=True,
+    )
+    if found.returncode == 0:
+        return found.stdout.strip()
+    pyenv_root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
+    candidates = sorted(glob.glob(f"{pyenv_root}/versions/{version}.*/bin/python{version}"))
+    if candidates:
+        return candidates[-1]
+    if os.environ.get("CI"):
+        pytest.fail(f"no Python {version} on this machine; CI must provide every version")
+    pytest.skip(f"no Python {version} on this machine")
+
+
+def project_env(python_version: str) -> dict[str, str]:
+    """The environment a user's shell would have in the project: uv, no outer venv."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "UV_"))}
+    env.pop("PYTHONPATH", None)
+    env["UV_PYTHON"] = find_python(python_version)
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    return env
+
+
+def run(
+    command: Sequence[str] | str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+    timeout: float = RENDER_TIMEOUT,
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        command,
+        cwd=cwd,
+        env=env,
+        shell=isinstance(command, str),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and done.returncode != 0:
+        pytest.fail(
+            f"`{command}` failed in {cwd} ({done.returncode}):\n{done.stdout[-6000:]}\n"
+            f"{done.stderr[-4000:]}"
+        )
+    return done
+
+
+def assert_hygienic(project: Path) -> None:
+    """No Jinja left over and no template-only file names in a rendered project."""
+    assert not list(project.rglob("__pycache__")), "the render left bytecode behind"
+    for path in project.rglob("*"):
+        if ".venv" in path.parts or ".git" in path.parts or not path.is_file():
+            continue
+        assert path.suffix != ".jinja", f"unrendered template file {path}"
+        assert path.suffix != ".tmpl", f"unrendered skeleton file {path}"
+        text = path.read_text(encoding="utf-8")
+        for marker in ("{{", "{%", "${"):
+            assert marker not in text, f"leftover {marker!r} in {path.relative_to(project)}"
+
+
+def render(destination: Path, **answers: Any) -> Path:
+    copier.run_copy(
+        str(TEMPLATE),
+        destination,
+        data=answers,
+        defaults=True,
+        unsafe=True,
+        vcs_ref="HEAD",
+        quiet=True,
+    )
+    assert_hygienic(destination)
+    return destination
+
+
+def git_commit_all(project: Path) -> None:
+    run(["git", "init", "-q", "-b", "main"], project)
+    run(["git", "add", "-A"], project)
+    identity = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
+    run(["git", *identity, "commit", "-qm", "init"], project)
+
+
+@pytest.fixture
+def render_project(tmp_path: Path) -> Callable[..., Path]:
+    """Render into `<tmp>/<folder>` with the given answers; returns the project path."""
+
+    def _render(folder: str = "my-service", **answers: Any) -> Path:
+        return render(tmp_path / folder, **answers)
+
+    return _render
+
+
+@pytest.fixture(scope="session")
+def uv() -> str:
+    path = shutil.which("uv")
+    assert path, "uv must be on PATH (pip install uv)"
+    return path

@@ -1,0 +1,66 @@
+"""The post-render hook: cells come from the skeleton once and are never overwritten."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from cellforge_hooks.cli import main
+from cellforge_hooks.skeleton import materialise_cells
+
+from .conftest import TEMPLATE
+
+ARGS = ["--package", "shop", "--cells", "notes", "--project"]
+
+
+def test_missing_cells_are_created_from_the_right_skeleton(tmp_path: Path) -> None:
+    result = materialise_cells(tmp_path, "shop", ["notes", "order_items"])
+    notes = tmp_path / "src/shop/cells/notes"
+    items = tmp_path / "src/shop/cells/order_items"
+    assert set(result.created) == {
+        notes,
+        items,
+        tmp_path / "tests/cells/test_notes_cell.py",
+        tmp_path / "tests/cells/test_order_items_cell.py",
+    }
+    assert "class CreateNote" in (notes / "messages.py").read_text()
+    assert "class Ping" in (items / "messages.py").read_text()
+    assert 'name="order_items"' in (items / "__init__.py").read_text()
+    assert "from shop.core.cells import Cell" in (items / "__init__.py").read_text()
+    for path in tmp_path.rglob("*"):
+        assert path.suffix != ".tmpl"
+
+
+def test_existing_cells_and_tests_are_never_overwritten(tmp_path: Path) -> None:
+    materialise_cells(tmp_path, "shop", ["billing"])
+    handlers = tmp_path / "src/shop/cells/billing/handlers.py"
+    test_file = tmp_path / "tests/cells/test_billing_cell.py"
+    handlers.write_text("# my own code\n")
+    test_file.write_text("# my own tests\n")
+    (handlers.parent / "messages.py").unlink()
+
+    result = materialise_cells(tmp_path, "shop", ["billing"])
+
+    assert result.created == []
+    assert handlers.read_text() == "# my own code\n"
+    assert test_file.read_text() == "# my own tests\n"
+    assert not (handlers.parent / "messages.py").exists(), "a cell folder is the user's"
+
+
+def test_the_task_entry_point_runs_from_a_template_checkout(tmp_path: Path) -> None:
+    """Copier runs `python <template>/hooks post-render`, with nothing installed."""
+    done = subprocess.run(
+        [sys.executable, "-S", str(TEMPLATE / "hooks"), "post-render", *ARGS, str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "created src/shop/cells/notes" in done.stdout
+    # No core to import in this bare folder: the hook says so instead of failing the copy.
+    assert "run `uv run <cli> explain`" in done.stderr
+
+
+def test_the_hook_cli_leaves_no_bytecode(tmp_path: Path) -> None:
+    assert main(["post-render", *ARGS, str(tmp_path)]) == 0
+    assert not list(tmp_path.rglob("__pycache__"))

@@ -1,0 +1,79 @@
+"""Point 1 and 8: the template repository's layout, and that nothing of it leaks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from .conftest import TEMPLATE
+
+SKELETON_OUTPUTS = ("src/{package}/cells/{cell}/", "tests/cells/test_{cell}_cell.py")
+DERIVED = {"docs/architecture.md", ".importlinter"}
+
+
+def copier_config() -> dict[str, object]:
+    text = (TEMPLATE / "copier.yml").read_text(encoding="utf-8").split("\n---\n")[0]
+    config: dict[str, object] = yaml.safe_load(text)
+    return config
+
+
+def test_the_template_repository_has_its_parts() -> None:
+    for name in ("copier.yml", "template", "hooks", "tests", "docs", "bench", "README.md"):
+        assert (TEMPLATE / name).exists(), name
+    pyproject = tomllib.loads((TEMPLATE / "pyproject.toml").read_text(encoding="utf-8"))
+    assert "copier>=9.19.1" in pyproject["dependency-groups"]["dev"]
+    assert (TEMPLATE / "uv.lock").exists(), "the template's dev environment is locked by uv"
+    for page in ("questions.md", "architecture.md", "benchmarks.md"):
+        assert (TEMPLATE / "docs" / page).is_file(), page
+
+
+def test_the_template_repository_itself_is_lint_clean() -> None:
+    for check in (["check", "."], ["format", "--check", "."]):
+        command = [sys.executable, "-m", "ruff", *check]
+        done = subprocess.run(command, cwd=TEMPLATE, capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_copier_settings() -> None:
+    config = copier_config()
+    assert config["_subdirectory"] == "template"
+    assert config["_templates_suffix"] == ".jinja"
+    assert config["_min_copier_version"]
+    assert "_message_after_copy" in config
+    answers_file = TEMPLATE / "template" / "{{_copier_conf.answers_file}}.jinja"
+    assert "_copier_answers" in answers_file.read_text(encoding="utf-8")
+
+
+def expected_files(project: Path, package: str, cells: list[str]) -> set[str]:
+    """Every file a render may contain: template files, skeleton outputs, derived files."""
+    rendered = set()
+    for source in (TEMPLATE / "template").rglob("*"):
+        if source.is_file():
+            relative = source.relative_to(TEMPLATE / "template").as_posix()
+            relative = relative.removesuffix(".jinja").replace("{{package_name}}", package)
+            relative = relative.replace("{{_copier_conf.answers_file}}", ".copier-answers.yml")
+            if "{%" in relative:
+                relative = "LICENSE"
+            rendered.add(relative)
+    for cell in cells:
+        for pattern in SKELETON_OUTPUTS:
+            prefix = pattern.format(package=package, cell=cell)
+            found = project.glob(prefix + "**/*") if prefix.endswith("/") else [project / prefix]
+            rendered |= {p.relative_to(project).as_posix() for p in found if p.is_file()}
+    return rendered | DERIVED
+
+
+def test_nothing_from_the_template_repository_leaks(
+    render_project: Callable[..., Path],
+) -> None:
+    project = render_project(cells=["notes", "billing"])
+    produced = {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
+    assert produced <= expected_files(project, "my_service", ["notes", "billing"])
+    for leak in ("copier.yml", "hooks", "bench", "includes", ".ci", ".git", "uv.lock"):
+        assert not (project / leak).exists(), leak
+    assert not (project / "tests" / "test_layout.py").exists()
