@@ -40,37 +40,13 @@ from pathlib import Path
 import copier
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: make `bench.snapshot` importable
+
+from bench.report import write_section  # noqa: E402
+from bench.snapshot import git_snapshot  # noqa: E402
+
 BASELINE = ROOT / "bench" / "baseline"
-REPORT = ROOT / "docs" / "benchmarks.md"
 TARGET = 1.3
-
-
-def tracked_files(source: Path) -> list[str]:
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=source,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return [name for name in listed.stdout.split("\0") if name and (source / name).is_file()]
-
-
-def git_snapshot(source: Path, into: Path) -> Path:
-    """A committed git copy of `source`'s files (as git sees them), with one commit."""
-    if (source / ".git").exists():
-        for name in tracked_files(source):
-            (into / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source / name, into / name)
-    else:
-        shutil.copytree(source, into)
-    for command in (
-        ["git", "init", "-q"],
-        ["git", "add", "-A"],
-        ["git", "-c", "user.name=bench", "-c", "user.email=b@example.com", "commit", "-qm", "x"],
-    ):
-        subprocess.run(command, cwd=into, check=True)
-    return into
 
 
 def control_template(files: int, into: Path) -> Path:
@@ -184,10 +160,8 @@ def main() -> int:
     print(f"with bytecode caching on: {warm_ratio:.2f}x")
     if args.quick:
         return 0
-    REPORT.write_text(
-        "# Benchmarks\n\n"
-        "Figures are ratios against a baseline measured in the same run, because these\n"
-        "machines are noisy; absolute seconds are shown for scale only.\n\n"
+    write_section(
+        "render",
         "## Render: `copier copy --defaults`\n\n"
         "Command: `uv run python bench/render.py` (times `copier copy --trust --defaults`\n"
         "as a subprocess, start-up included, alternating with the one-file baseline).\n\n"
@@ -202,9 +176,8 @@ def main() -> int:
         "`git config` subprocess per file), so the control row, with no work of\n"
         "Cellforge's at all, already costs what it costs; the rest is Cellforge's one\n"
         "`post-render` task (materialise cells, generate the docs and contracts).\n",
-        encoding="utf-8",
     )
-    print(f"wrote {REPORT.relative_to(ROOT)}")
+    print("wrote docs/benchmarks.md")
     return 0 if ratio <= TARGET else 1
 
 

@@ -76,14 +76,29 @@ def run(
 def assert_hygienic(project: Path) -> None:
     """No Jinja left over and no template-only file names in a rendered project."""
     assert not list(project.rglob("__pycache__")), "the render left bytecode behind"
+    assert_vendored_hooks_verbatim(project)
     for path in project.rglob("*"):
-        if ".venv" in path.parts or ".git" in path.parts or not path.is_file():
+        skipped = (".venv", ".git", ".cellforge")  # .cellforge: checked verbatim above
+        if any(part in path.parts for part in skipped) or not path.is_file():
             continue
         assert path.suffix != ".jinja", f"unrendered template file {path}"
         assert path.suffix != ".tmpl", f"unrendered skeleton file {path}"
         text = path.read_text(encoding="utf-8")
         for marker in ("{{", "{%", "${"):
             assert marker not in text, f"leftover {marker!r} in {path.relative_to(project)}"
+
+
+def assert_vendored_hooks_verbatim(project: Path) -> None:
+    """`.cellforge/` is this repository's `hooks/`, copied byte for byte, nothing else."""
+    source = TEMPLATE / "hooks"
+    vendored = project / ".cellforge"
+    expected = {
+        p.relative_to(source): p.read_bytes()
+        for p in source.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+    found = {p.relative_to(vendored): p.read_bytes() for p in vendored.rglob("*") if p.is_file()}
+    assert found == expected, "the vendored hooks differ from hooks/"
 
 
 def render(destination: Path, **answers: Any) -> Path:
@@ -105,6 +120,30 @@ def git_commit_all(project: Path) -> None:
     run(["git", "add", "-A"], project)
     identity = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
     run(["git", *identity, "commit", "-qm", "init"], project)
+
+
+def generate_committed(template: Path, destination: Path, ref: str, **answers: Any) -> Path:
+    """Generate from a committed template version, sync its venv, commit it, install hooks."""
+    copier.run_copy(
+        str(template),
+        destination,
+        data=answers,
+        defaults=True,
+        unsafe=True,
+        vcs_ref=ref,
+        quiet=True,
+    )
+    env = project_env("3.11")
+    run(["uv", "sync", "--quiet"], destination, env)
+    git_commit_all(destination)
+    run(["uv", "run", "pre-commit", "install"], destination, env)
+    return destination
+
+
+def commit(project: Path, message: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`git commit` with the project's pre-commit hooks, as a user runs it; not checked."""
+    identity = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
+    return run(["git", *identity, "commit", "-m", message], project, env, check=False)
 
 
 @pytest.fixture

@@ -61,6 +61,14 @@ def test_the_task_entry_point_runs_from_a_template_checkout(tmp_path: Path) -> N
     assert "run `uv run <cli> explain`" in done.stderr
 
 
+def test_copier_scratch_renders_never_get_cells(tmp_path: Path) -> None:
+    """`copier update` runs tasks in scratch renders and applies their difference: cells
+    made there would be deleted from the project when dropped from the list."""
+    scratch = tmp_path / "copier._main.old_copy.abc123"
+    assert main(["post-render", *ARGS, str(scratch)]) == 0
+    assert not (scratch / "src").exists()
+
+
 def test_the_hook_cli_leaves_no_bytecode(tmp_path: Path) -> None:
     assert main(["post-render", *ARGS, str(tmp_path)]) == 0
     assert not list(tmp_path.rglob("__pycache__"))

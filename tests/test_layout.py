@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tomllib
@@ -13,7 +14,7 @@ import yaml
 from .conftest import TEMPLATE
 
 SKELETON_OUTPUTS = ("src/{package}/cells/{cell}/", "tests/cells/test_{cell}_cell.py")
-DERIVED = {"docs/architecture.md", ".importlinter"}
+DERIVED = {"docs/architecture.md", ".importlinter", ".cellforge-state.json"}
 
 
 def copier_config() -> dict[str, object]:
@@ -52,8 +53,10 @@ def test_copier_settings() -> None:
 def expected_files(project: Path, package: str, cells: list[str]) -> set[str]:
     """Every file a render may contain: template files, skeleton outputs, derived files."""
     rendered = set()
-    for source in (TEMPLATE / "template").rglob("*"):
-        if source.is_file():
+    for root, _dirs, names in os.walk(TEMPLATE / "template", followlinks=True):
+        for source in (Path(root) / name for name in names):
+            if "__pycache__" in source.parts:
+                continue
             relative = source.relative_to(TEMPLATE / "template").as_posix()
             relative = relative.removesuffix(".jinja").replace("{{package_name}}", package)
             relative = relative.replace("{{_copier_conf.answers_file}}", ".copier-answers.yml")
@@ -77,3 +80,6 @@ def test_nothing_from_the_template_repository_leaks(
     for leak in ("copier.yml", "hooks", "bench", "includes", ".ci", ".git", "uv.lock"):
         assert not (project / leak).exists(), leak
     assert not (project / "tests" / "test_layout.py").exists()
+    # The hooks are vendored on purpose (the local pre-commit hook runs them), and only them.
+    vendored = {p.name for p in (project / ".cellforge").iterdir()}
+    assert vendored == {"__main__.py", "cellforge_hooks"}

@@ -1,43 +1,144 @@
-"""Command line of the hooks: `python -m cellforge_hooks <command>` or `python hooks ...`.
+"""Command line of the hooks: `python <template>/hooks ...` or, in a generated project,
+`uv run python .cellforge ...` (the same code, vendored by the template).
 
-`post-render` is the copier task that runs after every copy and update.
+- `post-render`: the copier task after every copy and update.
+- `regenerate`: re-apply the template with `blueprint.yml` as the data (pre-commit).
+- `check-owned`: refuse hand edits of template-owned files (pre-commit).
+- `rename-cell OLD NEW`: finish a cell rename started in `blueprint.yml`.
+- `migrate rename-key`: a blueprint migration, for copier's `_migrations`.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .derived import refresh
-from .skeleton import materialise_cells
+OWNED_HINT = (
+    "change blueprint.yml or update the template instead "
+    "(emergency escape hatch: SKIP=cellforge-owned git commit ...)"
+)
+
+
+SCRATCH_RENDER = re.compile(r"copier\._main\.(old|new)_copy\.")
+
+
+def is_copier_scratch(project: Path) -> bool:
+    """True in copier's own scratch renders of an update (not the user's project)."""
+    return bool(SCRATCH_RENDER.search(str(project.resolve())))
 
 
 def post_render(args: argparse.Namespace) -> int:
+    from . import state
+    from .derived import refresh
+    from .skeleton import materialise_cells
+
     project = Path(args.project)
+    if is_copier_scratch(project):
+        # `copier update` renders the old and the new version in scratch folders, runs
+        # this task there too, and applies the difference to the project. Cells made in
+        # those renders would enter that difference: a cell dropped from the list would
+        # be deleted from the project. Cells are the user's, so they stay out of it.
+        return 0
     cells = [name for name in args.cells.split(",") if name]
     result = materialise_cells(project, args.package, cells)
     for path in result.created:
         print(f"cellforge: created {path.relative_to(project)}")
     refresh(project, args.package)
+    if args.template_dir:
+        state.record(project, Path(args.template_dir), args.package)
+    return 0
+
+
+def regenerate(args: argparse.Namespace) -> int:
+    from .regenerate import regenerate as run
+
+    return run(Path(args.project), template_ref=args.template_ref)
+
+
+def check_owned(args: argparse.Namespace) -> int:
+    from .state import hand_edited
+
+    edited = hand_edited(Path(args.project))
+    for path in edited:
+        print(f"{path}: template-owned file edited by hand: {OWNED_HINT}", file=sys.stderr)
+    return 1 if edited else 0
+
+
+def rename_cell(args: argparse.Namespace) -> int:
+    import yaml
+
+    from .rename import rename_cell as rename
+
+    project = Path(args.project)
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
+    from .derived import refresh
+
+    for path in rename(project, answers["package_name"], args.old, args.new):
+        print(f"cellforge: updated {path.relative_to(project)}")
+    refresh(project, answers["package_name"])
+    print(f"cellforge: cell {args.old!r} is now {args.new!r}; run the tests, then commit")
+    return 0
+
+
+def migrate(args: argparse.Namespace) -> int:
+    from .migrate import rename_key
+
+    path = Path(args.project) / args.file
+    if rename_key(path, args.old, args.new):
+        print(f"cellforge: {args.file}: renamed {args.old} to {args.new}")
     return 0
 
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="cellforge-hooks")
+    top.add_argument("--project", default=".", help="project root (default: .)")
     commands = top.add_subparsers(dest="command", required=True)
+
     render = commands.add_parser("post-render", help="materialise cells, refresh derived files")
     render.add_argument("--package", required=True, help="the project's import package")
     render.add_argument("--cells", required=True, help="comma-separated cell names")
-    render.add_argument("--project", default=".", help="project root (default: .)")
+    render.add_argument("--template-dir", help="the template's folder, to record ownership")
+    render.add_argument("--project", default=".", help=argparse.SUPPRESS)
     render.set_defaults(func=post_render)
+
+    again = commands.add_parser("regenerate", help="re-apply the template from blueprint.yml")
+    again.add_argument("--template-ref", help="update to this template version (tag or commit)")
+    again.set_defaults(func=regenerate)
+
+    owned = commands.add_parser("check-owned", help="refuse hand edits of template files")
+    owned.set_defaults(func=check_owned)
+
+    rename = commands.add_parser("rename-cell", help="finish renaming a cell")
+    rename.add_argument("old")
+    rename.add_argument("new")
+    rename.set_defaults(func=rename_cell)
+
+    migration = commands.add_parser("migrate", help="blueprint migrations")
+    steps = migration.add_subparsers(dest="step", required=True)
+    key = steps.add_parser("rename-key", help="rename a blueprint key, keeping its value")
+    key.add_argument("--file", default="blueprint.yml")
+    key.add_argument("--from", dest="old", required=True, help="dotted path, e.g. a.b")
+    key.add_argument("--to", dest="new", required=True, help="dotted path, e.g. a.c")
+    key.set_defaults(func=migrate)
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # Importing the project's code to refresh its docs must not leave __pycache__ behind.
+    # Importing the project's code (docs, blueprint check) must not leave __pycache__.
     sys.dont_write_bytecode = True
     args = parser().parse_args(argv)
     status: int = args.func(args)
     return status
+
+
+def regenerate_main() -> int:
+    """Console script `cellforge-regenerate` (the pre-commit hook's entry point)."""
+    return main(["regenerate", *sys.argv[1:]])
+
+
+def check_owned_main() -> int:
+    """Console script `cellforge-check-owned`."""
+    return main(["check-owned", *sys.argv[1:]])

@@ -1,0 +1,27 @@
+"""From `blueprint.yml` to copier answers, and from one blueprint to the next.
+
+Only the keys the template consumes are read here; the project's own
+`<package>.core.blueprint` validates the whole file against its JSON Schema first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+PORT_KEY = ("service", "http_port")
+
+
+def read(path: Path) -> dict[str, Any]:
+    import yaml
+
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return data
+
+
+def answers(blueprint: dict[str, Any]) -> dict[str, Any]:
+    """The copier answers that the blueprint decides."""
+    port: Any = blueprint
+    for key in PORT_KEY:
+        port = port[key]
+    return {"cells": list(blueprint["cells"]), "http_port": port}

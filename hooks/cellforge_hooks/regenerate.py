@@ -1,0 +1,161 @@
+"""Re-apply the template to a project, with `blueprint.yml` as the data.
+
+The pre-commit hook `cellforge-regenerate` runs this when `blueprint.yml` changes:
+
+1. If the blueprint's hash equals the one recorded at the last apply, stop (fast path).
+2. Validate it with the project's own checker; a broken blueprint stops here.
+3. `copier update` cannot run in a dirty tree, and a commit in progress is always dirty,
+   so the update runs in a scratch worktree of HEAD holding the new blueprint.
+4. The update's result comes back as one binary patch, applied to the working tree with
+   `git apply` (all or nothing; the index is never touched, so nothing is staged).
+   Files the user deleted in an earlier commit are left out: copier would bring them back.
+5. Conflicts (copier leaves inline markers and still exits 0) make the hook fail and are
+   named; so does any change at all, which is pre-commit's convention for fixers.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import state
+from .blueprint import answers as blueprint_answers
+from .blueprint import read as read_blueprint
+from .gitops import (
+    GitError,
+    deleted_in_history,
+    forget_hook_repository,
+    git,
+    git_bytes,
+    scratch_worktree,
+)
+from .summary import Summary, describe_cells, describe_contracts, describe_routes
+
+ANSWERS_FILE = ".copier-answers.yml"
+ARCHITECTURE = "docs/architecture.md"
+CONTRACTS = ".importlinter"
+
+
+def read_answers(project: Path) -> dict[str, Any]:
+    import yaml
+
+    loaded: dict[str, Any] = yaml.safe_load((project / ANSWERS_FILE).read_text("utf-8"))
+    return loaded
+
+
+def validate(project: Path, package: str) -> list[str]:
+    """Problems in the blueprint, from the project's own checker (its JSON Schema)."""
+    source = str((project / "src").resolve())
+    sys.path.insert(0, source)
+    try:
+        checker = importlib.import_module(f"{package}.core.blueprint")
+        problems = checker.check_file(project / state.BLUEPRINT)
+    finally:
+        sys.path.remove(source)
+    return [f"{state.BLUEPRINT}:{problem}" for problem in problems]
+
+
+def _text(path: Path) -> str:
+    return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+def regenerate(project: Path, template_ref: str | None = None) -> int:
+    """Re-apply the template; 0 when nothing changed, 1 on changes, conflicts or errors."""
+    forget_hook_repository()
+    try:
+        return _regenerate(project, template_ref)
+    except (GitError, OSError, ValueError, LookupError) as error:
+        print(f"cellforge: regeneration stopped, nothing was applied: {error}", file=sys.stderr)
+        return 1
+
+
+def _regenerate(project: Path, template_ref: str | None) -> int:
+    blueprint = project / state.BLUEPRINT
+    recorded = state.load(project).get("blueprint_sha256")
+    if template_ref is None and blueprint.exists() and recorded == state.sha256(blueprint):
+        print("cellforge: blueprint.yml unchanged since the last apply; nothing to do")
+        return 0
+
+    answers = read_answers(project)
+    package = answers["package_name"]
+    problems = validate(project, package)
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        print(
+            "cellforge: blueprint.yml is invalid; the template was NOT re-applied", file=sys.stderr
+        )
+        return 1
+
+    data = blueprint_answers(read_blueprint(blueprint))
+    summary = Summary()
+    with scratch_worktree(project) as tree:
+        before = {name: _text(tree / name) for name in (ARCHITECTURE, CONTRACTS)}
+        (tree / state.BLUEPRINT).write_bytes(blueprint.read_bytes())
+        git(tree, "add", state.BLUEPRINT)
+        git(tree, "commit", "--quiet", "--allow-empty", "--no-verify", "-m", "cellforge: blueprint")
+        base = git(tree, "rev-parse", "HEAD").strip()
+
+        import copier
+
+        copier.run_update(
+            tree,
+            data=data,
+            defaults=True,
+            overwrite=True,
+            unsafe=True,
+            quiet=True,
+            vcs_ref=template_ref or answers["_commit"],
+            conflict="inline",
+        )
+        conflicted = git(tree, "diff", "--name-only", "--diff-filter=U").split()
+        git(tree, "add", "--all")
+        summary.kept_deleted = _drop_resurrected(project, tree, base)
+        patch = git_bytes(tree, "diff", "--cached", "--binary", base)
+        for line in git(tree, "diff", "--cached", "--name-status", base).splitlines():
+            status, path = line.split("\t", 1)
+            {"A": summary.added, "D": summary.deleted}.get(status[0], summary.changed).append(path)
+        after = {name: _text(tree / name) for name in (ARCHITECTURE, CONTRACTS)}
+
+    summary.conflicted = sorted(conflicted)
+    if patch:
+        try:
+            git(project, "apply", "--binary", "--whitespace=nowarn", "-", stdin=patch)
+        except GitError as error:
+            print(f"cellforge: could not apply the template's changes: {error}", file=sys.stderr)
+            print("cellforge: nothing was changed in your working tree", file=sys.stderr)
+            return 1
+
+    old_cells = list(answers.get("cells", []))
+    orphans = [c for c in old_cells if c not in data["cells"] and _cell_dir(project, package, c)]
+    summary.lines += describe_cells(old_cells, data["cells"], package, orphans)
+    summary.lines += describe_routes(before[ARCHITECTURE], after[ARCHITECTURE])
+    summary.lines += describe_contracts(before[CONTRACTS], after[CONTRACTS])
+    print(summary.render())
+    if summary.conflicted:
+        print(
+            "cellforge: CONFLICTS in " + ", ".join(summary.conflicted) + ": resolve the "
+            "<<<<<<< markers (your edits met the template's), then commit again",
+            file=sys.stderr,
+        )
+        return 1
+    if summary.any_change:
+        print("cellforge: review the changes, `git add` them and commit again")
+        return 1
+    return 0
+
+
+def _cell_dir(project: Path, package: str, cell: str) -> bool:
+    return (project / "src" / package / "cells" / cell).is_dir()
+
+
+def _drop_resurrected(project: Path, tree: Path, base: str) -> list[str]:
+    """Unstage and delete files the update re-created although the user deleted them."""
+    added = git(tree, "diff", "--cached", "--name-only", "--diff-filter=A", base).split()
+    gone = deleted_in_history(project)
+    dropped = [path for path in added if path in gone and not (project / path).exists()]
+    for path in dropped:
+        git(tree, "rm", "--cached", "--quiet", "--", path)
+        (tree / path).unlink()
+    return dropped

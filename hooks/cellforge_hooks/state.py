@@ -1,0 +1,90 @@
+"""`.cellforge-state.json`: what the template last applied, for fast and honest checks.
+
+- `blueprint_sha256`: the hash of `blueprint.yml` at the last apply. The regenerate hook
+  compares it first and exits at once when the blueprint has not changed.
+- `owned`: the hash of every file the template renders, as it wrote it. A file whose
+  hash differs was edited by hand, which `check-owned` reports: template-owned files
+  change by changing `blueprint.yml` or by updating the template, never by hand.
+  (The files `explain` derives from the code are not listed: they change with the cells,
+  and `explain --check` already keeps them honest.)
+
+The post-render task rewrites this file after every copy and update.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+STATE_FILE = ".cellforge-state.json"
+BLUEPRINT = "blueprint.yml"
+CONFLICT_MARKERS = (b"<<<<<<< ", b">>>>>>> ")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _files(folder: Path) -> list[Path]:
+    """Every file under `folder`, through symlinked folders (`.cellforge` is one)."""
+    found = []
+    for root, _dirs, names in os.walk(folder, followlinks=True):
+        if "__pycache__" not in root:
+            found += [Path(root) / name for name in names if not name.endswith(".pyc")]
+    return found
+
+
+def owned_paths(project: Path, template_dir: Path, package: str) -> list[str]:
+    """Project paths the template renders (user-owned ones excluded), as they exist now."""
+    user_owned = (f"src/{package}/cells/", BLUEPRINT)
+    paths = set()
+    for source in _files(template_dir):
+        relative = source.relative_to(template_dir).as_posix().removesuffix(".jinja")
+        relative = relative.replace("{{package_name}}", package)
+        relative = relative.replace("{{_copier_conf.answers_file}}", ".copier-answers.yml")
+        if "{%" in relative:  # a conditional name: `{% if x %}NAME{% endif %}`
+            relative = relative.split("%}", 1)[1].split("{%", 1)[0]
+        paths.add(relative)
+    return sorted(
+        path for path in paths if (project / path).is_file() and not path.startswith(user_owned)
+    )
+
+
+def record(project: Path, template_dir: Path, package: str) -> None:
+    owned = {}
+    for path in owned_paths(project, template_dir, package):
+        content = (project / path).read_bytes()
+        if any(marker in content for marker in CONFLICT_MARKERS):
+            continue  # unresolved conflict: the user's to settle, not the template's
+        owned[path] = hashlib.sha256(content).hexdigest()
+    blueprint = project / BLUEPRINT
+    state = {
+        "blueprint_sha256": sha256(blueprint) if blueprint.exists() else None,
+        "owned": owned,
+    }
+    (project / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+
+
+def load(project: Path) -> dict[str, object]:
+    path = project / STATE_FILE
+    if not path.exists():
+        return {}
+    loaded: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def hand_edited(project: Path) -> list[str]:
+    """Template-owned files whose content differs from what the template wrote.
+
+    A deleted file is not reported: deleting a template file is a deliberate choice
+    that the regenerate hook keeps.
+    """
+    owned = load(project).get("owned", {})
+    assert isinstance(owned, dict)
+    return sorted(
+        path
+        for path, digest in owned.items()
+        if (project / path).is_file() and sha256(project / path) != digest
+    )

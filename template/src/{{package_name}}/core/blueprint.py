@@ -1,0 +1,150 @@
+"""`blueprint.yml`: reading it and checking it against its JSON Schema.
+
+The blueprint is the one file of requirements; the template turns it into code. A broken
+blueprint must never reach the template, so `check` reports every problem with the line
+it is on and what to do about it, and the regenerate hook refuses to run until it is clean.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+SCHEMA_PATH = Path(__file__).with_name("blueprint.schema.json")
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    where: str
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.line}: {self.where}: {self.message}; fix: {self.fix}"
+
+
+def schema() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return loaded
+
+
+def _node_at(root: yaml.Node, path: list[str | int]) -> tuple[yaml.Node, yaml.Node | None]:
+    """The value node at `path`, and the key node that names it (None at the root)."""
+    node, key_node = root, None
+    for step in path:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in reversed(node.value):  # YAML keeps the last duplicate
+                if key.value == step:
+                    node, key_node = value, key
+                    break
+            else:
+                break
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
+            node, key_node = node.value[step], None
+        else:
+            break
+    return node, key_node
+
+
+def _duplicate_keys(node: yaml.Node, path: str = "") -> list[Problem]:
+    problems: list[Problem] = []
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            where = f"{path}.{key.value}" if path else str(key.value)
+            if key.value in seen:
+                problems.append(
+                    Problem(key.start_mark.line + 1, where, "listed twice", "keep one entry")
+                )
+            seen.add(key.value)
+            problems += _duplicate_keys(value, where)
+    return problems
+
+
+def _allowed_keys(error: ValidationError) -> list[str]:
+    schema = error.schema
+    return sorted(schema.get("properties", {})) if isinstance(schema, dict) else []
+
+
+def _fix_for(error: ValidationError) -> str:
+    kind, value = error.validator, error.validator_value
+    if kind == "additionalProperties":
+        allowed = ", ".join(_allowed_keys(error))
+        return f"remove the key or correct its spelling (allowed: {allowed})"
+    if kind == "required":
+        return "add the missing key"
+    if kind == "enum":
+        return "use one of: " + ", ".join(map(str, value if isinstance(value, list) else []))
+    if kind == "type":
+        return f"give a value of type {value}"
+    if kind in ("minimum", "maximum"):
+        return "use a port between 1024 and 65535"
+    if kind == "minProperties":
+        return "list at least one cell"
+    if "propertyNames" in error.schema_path:
+        return (
+            "name cells with a lowercase identifier of at most 30 characters that is "
+            "not reserved (core, gateway, sandbox, ...) and not a Python keyword"
+        )
+    return "see the JSON Schema in " + SCHEMA_PATH.name
+
+
+def check_text(text: str) -> list[Problem]:
+    """Every problem in a blueprint's text; an empty list means it is valid."""
+    try:
+        root = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as syntax:
+        line = syntax.problem_mark.line + 1 if syntax.problem_mark else 1
+        return [Problem(line, "YAML", str(syntax.problem), "fix the YAML syntax")]
+    if root is None:
+        return [Problem(1, "blueprint", "the file is empty", "add `service:` and `cells:`")]
+    problems = _duplicate_keys(root)
+    validator = Draft202012Validator(schema())
+    for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
+        path = list(error.absolute_path)
+        node, key_node = _node_at(root, path)
+        where = ".".join(map(str, path)) or "blueprint"
+        message = error.message
+        if "propertyNames" in error.schema_path:  # a bad key: the error is about its name
+            named, named_key = _node_at(root, [*path, error.instance])
+            line = (named_key or named).start_mark.line + 1
+            problems.append(Problem(line, f"{where}.{error.instance}", message, _fix_for(error)))
+            continue
+        if error.validator == "additionalProperties":
+            for name in _unknown_keys(error, data, path):
+                named, named_key = _node_at(root, [*path, name])
+                line = (named_key or named).start_mark.line + 1
+                problems.append(Problem(line, f"{where}.{name}", message, _fix_for(error)))
+            continue
+        line = (key_node or node).start_mark.line + 1
+        problems.append(Problem(line, where, message, _fix_for(error)))
+    return sorted(problems, key=lambda problem: problem.line)
+
+
+def _unknown_keys(error: ValidationError, data: Any, path: list[Any]) -> list[str]:
+    """The keys an additionalProperties error is about."""
+    target = data
+    for step in path:
+        target = target[step]
+    allowed = set(_allowed_keys(error))
+    return [name for name in target if name not in allowed] if isinstance(target, dict) else []
+
+
+def check_file(path: Path) -> list[Problem]:
+    if not path.exists():
+        return [Problem(1, path.name, "the file is missing", "restore it from git")]
+    return check_text(path.read_text(encoding="utf-8"))
+
+
+def load(path: Path) -> dict[str, Any]:
+    """The blueprint's data; call `check_file` first."""
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return data

@@ -1,0 +1,185 @@
+"""Issue 3, points 1-3 and 6: the blueprint loop, end to end in real git repositories
+with pre-commit actually invoked by `git commit`.
+
+Each project is generated from a committed snapshot of this template (tag v1), synced,
+committed, and has `pre-commit install` run, exactly as a team would set it up.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from bench.snapshot import git_snapshot
+
+from .conftest import TEMPLATE, commit, generate_committed, project_env, run
+
+pytestmark = pytest.mark.slow
+
+Project = tuple[Path, dict[str, str]]
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> Callable[..., Project]:
+    template = git_snapshot(TEMPLATE, tmp_path / "template", tag="v1")
+
+    def _make(**answers: object) -> Project:
+        project = generate_committed(template, tmp_path / "my-service", "v1", **answers)
+        return project, project_env("3.11")
+
+    return _make
+
+
+def said(done: subprocess.CompletedProcess[str]) -> str:
+    """What a command printed: git prints the hooks' output on stderr."""
+    return done.stdout + done.stderr
+
+
+def staged(project: Path) -> list[str]:
+    return run(["git", "diff", "--cached", "--name-only"], project).stdout.split()
+
+
+def set_cells(project: Path, cells: list[str]) -> None:
+    blueprint = project / "blueprint.yml"
+    head, _ = blueprint.read_text(encoding="utf-8").split("cells:\n")
+    entries = "".join(f"  {cell}:\n    placement: in-process\n" for cell in cells)
+    blueprint.write_text(f"{head}cells:\n{entries}", encoding="utf-8")
+    run(["git", "add", "blueprint.yml"], project)
+
+
+def test_adding_a_cell_regenerates_and_the_project_stays_green(
+    make_project: Callable[..., Project],
+) -> None:
+    project, env = make_project()
+    set_cells(project, ["notes", "billing"])
+
+    first = commit(project, "add billing", env)
+
+    report = said(first)
+    assert first.returncode != 0, "changed files must fail the commit"
+    assert "cell 'billing' added" in report
+    assert "route added: POST /billing/ping" in report
+    assert "'Cells are independent of one another' now covers: my_service.cells.billing" in report
+    assert staged(project) == ["blueprint.yml"], "the hook stages nothing"
+    assert (project / "src/my_service/cells/billing/handlers.py").is_file()
+    assert '"billing"' in (project / "src/my_service/core/catalog.py").read_text()
+    assert "POST /billing/ping" in (project / "docs/architecture.md").read_text()
+    assert "my_service.cells.billing" in (project / ".importlinter").read_text()
+
+    run(["git", "add", "-A"], project)
+    second = commit(project, "add billing", env)
+    assert second.returncode == 0, second.stdout + second.stderr
+    run(["uv", "run", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
+
+
+def test_removing_a_cell_orphans_it_and_touches_no_code(
+    make_project: Callable[..., Project],
+) -> None:
+    project, env = make_project(cells=["notes", "billing"])
+    billing = project / "src/my_service/cells/billing"
+    before = {p: p.read_bytes() for p in billing.rglob("*.py")}
+    set_cells(project, ["notes"])
+
+    done = commit(project, "drop billing", env)
+
+    assert done.returncode != 0
+    assert "'billing' removed from blueprint.yml" in said(done)
+    assert "ORPHANED" in said(done)
+    assert "route removed: POST /billing/ping" in said(done)
+    assert {p: p.read_bytes() for p in billing.rglob("*.py")} == before
+    assert '"billing"' not in (project / "src/my_service/core/catalog.py").read_text()
+
+
+def test_renaming_a_cell_is_reported_with_the_command_that_finishes_it(
+    make_project: Callable[..., Project],
+) -> None:
+    project, env = make_project()
+    set_cells(project, ["memo"])
+
+    done = commit(project, "rename notes to memo", env)
+
+    assert done.returncode != 0
+    assert "'notes' looks renamed to 'memo'" in said(done)
+    command = "uv run python .cellforge rename-cell notes memo"
+    assert command in said(done)
+    run(command, project, env)
+    messages = project / "src/my_service/cells/memo/messages.py"
+    assert "class CreateNote" in messages.read_text()
+    assert not (project / "src/my_service/cells/notes").exists()
+    run(["git", "add", "-A"], project)
+    finished = commit(project, "rename notes to memo", env)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    run(["uv", "run", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
+
+
+def test_a_broken_blueprint_never_reaches_the_template(
+    make_project: Callable[..., Project],
+) -> None:
+    project, env = make_project()
+    blueprint = project / "blueprint.yml"
+    blueprint.write_text(blueprint.read_text().replace("http_port: 8000", "http_port: 80"))
+    run(["git", "add", "blueprint.yml"], project)
+
+    done = commit(project, "bad port", env)
+
+    assert done.returncode != 0
+    assert "blueprint.yml:8: service.http_port" in said(done)
+    assert "fix: use a port between 1024 and 65535" in said(done)
+    assert "NOT re-applied" in said(done)
+    changed = run(["git", "status", "--porcelain"], project).stdout.splitlines()
+    assert changed == ["M  blueprint.yml"]
+
+
+def test_the_user_s_other_work_survives_a_regeneration(
+    make_project: Callable[..., Project],
+) -> None:
+    project, env = make_project()
+    handlers = project / "src/my_service/cells/notes/handlers.py"
+    unstaged = handlers.read_text() + "\n# work in progress, not staged\n"
+    handlers.write_text(unstaged)
+    extra = project / "tests" / "test_mine.py"
+    extra.write_text("def test_mine() -> None:\n    assert True\n")
+    run(["git", "add", "tests/test_mine.py"], project)
+    set_cells(project, ["notes", "billing"])
+
+    done = commit(project, "add billing", env)
+
+    assert done.returncode != 0
+    assert handlers.read_text() == unstaged
+    assert extra.is_file()
+    assert sorted(staged(project)) == ["blueprint.yml", "tests/test_mine.py"]
+
+
+def test_an_unchanged_blueprint_is_a_quick_no_op(make_project: Callable[..., Project]) -> None:
+    project, env = make_project()
+    done = run(["uv", "run", "python", ".cellforge", "regenerate"], project, env)
+    assert "unchanged since the last apply" in said(done)
+    assert run(["git", "status", "--porcelain"], project).stdout == ""
+
+
+def test_hand_edits_of_template_files_are_refused_with_an_escape_hatch(
+    make_project: Callable[..., Project],
+) -> None:
+    project, env = make_project()
+    bus = project / "src/my_service/core/bus.py"
+    bus.write_text(bus.read_text().replace("The in-process message bus", "A hacked bus"))
+    run(["git", "add", "-A"], project)
+
+    refused = commit(project, "hack the bus", env)
+
+    assert refused.returncode != 0
+    message = "change blueprint.yml or update the template instead"
+    assert f"src/my_service/core/bus.py: template-owned file edited by hand: {message}" in said(
+        refused
+    )
+    emergency = commit(project, "hack the bus", {**env, "SKIP": "cellforge-owned"})
+    assert emergency.returncode == 0, emergency.stdout + emergency.stderr
+
+
+def test_the_hook_repository_manifest_is_valid() -> None:
+    run(["pre-commit", "validate-manifest", ".pre-commit-hooks.yaml"], TEMPLATE)
+    assert os.access(TEMPLATE / "hooks" / "__main__.py", os.R_OK)
