@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from cellforge_hooks.cli import main
@@ -72,3 +73,20 @@ def test_copier_scratch_renders_never_get_cells(tmp_path: Path) -> None:
 def test_the_hook_cli_leaves_no_bytecode(tmp_path: Path) -> None:
     assert main(["post-render", *ARGS, str(tmp_path)]) == 0
     assert not list(tmp_path.rglob("__pycache__"))
+
+
+def test_the_hooks_build_as_an_installable_package(tmp_path: Path) -> None:
+    """What `.pre-commit-hooks.yaml` installs: a wheel with the hooks' console scripts."""
+    subprocess.run(
+        ["uv", "build", "--wheel", "--quiet", "--out-dir", str(tmp_path)],
+        cwd=TEMPLATE,
+        check=True,
+    )
+    (wheel,) = tmp_path.glob("cellforge-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        scripts = next(n for n in names if n.endswith("entry_points.txt"))
+        entry_points = archive.read(scripts).decode()
+    assert "cellforge_hooks/regenerate.py" in names
+    assert "cellforge-regenerate = cellforge_hooks.cli:regenerate_main" in entry_points
+    assert "cellforge-check-owned = cellforge_hooks.cli:check_owned_main" in entry_points
