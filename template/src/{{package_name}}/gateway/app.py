@@ -3,7 +3,8 @@
 `POST /<cell>/<message>` validates the JSON body strictly against the message's
 dataclass (unknown fields and lax coercions are refused with 422), sends it over the bus
 and returns the handler's result as JSON. Routes come from the registry, so a new message
-in a cell is a new route with no code here.
+in a cell is a new route with no code here. Every error is a problem document
+(`gateway.problems`) carrying the request's correlation id (`gateway.correlation`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -21,6 +24,8 @@ from starlette.routing import Route
 from ..core.bootstrap import Runtime
 from ..core.bus import Rejected
 from ..core.messages import Message, kind_of
+from .correlation import CorrelationIdMiddleware
+from .problems import http_problem, last_resort, problem
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -34,15 +39,15 @@ def message_endpoint(runtime: Runtime, message_type: type[Message]) -> Endpoint:
         try:
             message = runtime.codec.parse(message_type, body or b"{}")
         except ValidationError as error:
-            detail = error.errors(include_url=False, include_context=False, include_input=False)
-            return JSONResponse({"detail": detail}, status_code=422)
+            errors = error.errors(include_url=False, include_context=False, include_input=False)
+            return problem(request, 422, "The request body does not match.", errors=errors)
         try:
             dispatch: Callable[[Any], Awaitable[Any]] = (
                 runtime.bus.ask if is_query else runtime.bus.send
             )
             result = await dispatch(message)
         except Rejected as refusal:
-            return JSONResponse({"detail": str(refusal)}, status_code=422)
+            return problem(request, 422, str(refusal))
         return JSONResponse(runtime.codec.to_jsonable(result))
 
     endpoint.__name__ = message_type.__name__
@@ -65,4 +70,9 @@ def create_app(runtime: Runtime) -> Starlette:
         yield
         runtime.close()
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(CorrelationIdMiddleware)],
+        exception_handlers={HTTPException: http_problem, Exception: last_resort},
+    )
