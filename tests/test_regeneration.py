@@ -8,10 +8,12 @@ committed, and has `pre-commit install` run, exactly as a team would set it up.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import copier
 import pytest
 
 from bench.snapshot import git_snapshot
@@ -183,3 +185,95 @@ def test_hand_edits_of_template_files_are_refused_with_an_escape_hatch(
 def test_the_hook_repository_manifest_is_valid() -> None:
     run(["pre-commit", "validate-manifest", ".pre-commit-hooks.yaml"], TEMPLATE)
     assert os.access(TEMPLATE / "hooks" / "__main__.py", os.R_OK)
+
+
+def test_rename_cell_refuses_to_replace_work_that_is_not_the_fresh_skeleton(
+    make_project: Callable[..., Project],
+) -> None:
+    project, env = make_project()
+    set_cells(project, ["memo"])
+    commit(project, "rename notes to memo", env)
+    handlers = project / "src/my_service/cells/memo/handlers.py"
+    handlers.write_text(handlers.read_text() + "\n# WORK\n")
+    (handlers.parent / "extra.py").write_text("X = 1\n")
+
+    refused = run(
+        ["uv", "run", "python", ".cellforge", "rename-cell", "notes", "memo"],
+        project,
+        env,
+        check=False,
+    )
+
+    assert refused.returncode == 1
+    assert "rename refused" in said(refused)
+    assert handlers.read_text().endswith("\n# WORK\n")
+    assert (handlers.parent / "extra.py").read_text() == "X = 1\n"
+    assert (project / "src/my_service/cells/notes/messages.py").is_file()
+
+
+def test_a_cell_deleted_earlier_comes_back_from_the_skeleton_when_listed_again(
+    make_project: Callable[..., Project],
+) -> None:
+    project, env = make_project(cells=["notes", "billing"])
+    set_cells(project, ["notes"])
+    commit(project, "drop billing", env)
+    run(["git", "add", "-A"], project)
+    assert commit(project, "drop billing", env).returncode == 0
+    run(
+        ["git", "rm", "-rq", "src/my_service/cells/billing", "tests/cells/test_billing_cell.py"],
+        project,
+    )
+    assert commit(project, "delete billing's code", env).returncode == 0
+    set_cells(project, ["notes", "billing"])
+
+    again = commit(project, "billing again", env)
+
+    assert "cell 'billing' added" in said(again)
+    assert (project / "src/my_service/cells/billing/handlers.py").is_file()
+    run(["git", "add", "-A"], project)
+    assert commit(project, "billing again", env).returncode == 0
+    run(["uv", "run", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
+
+
+def test_a_hand_written_cell_committed_with_its_blueprint_entry(
+    make_project: Callable[..., Project],
+) -> None:
+    project, env = make_project()
+    cells = project / "src/my_service/cells"
+    shutil.copytree(cells / "notes", cells / "billing")
+    init = cells / "billing" / "__init__.py"
+    init.write_text(init.read_text().replace('name="notes"', 'name="billing"'))
+    run(["git", "add", "-A"], project)
+    set_cells(project, ["notes", "billing"])
+
+    first = commit(project, "a hand-written billing cell", env)
+
+    assert "cell 'billing' registered: its code in src/my_service/cells/billing/" in said(first)
+    assert "could not apply" not in said(first)
+    assert "class CreateNote" in (cells / "billing" / "messages.py").read_text()
+    run(["git", "add", "-A"], project)
+    second = commit(project, "a hand-written billing cell", env)
+    assert second.returncode == 0, said(second)
+
+
+def test_a_comment_in_the_blueprint_is_no_change(make_project: Callable[..., Project]) -> None:
+    project, env = make_project()
+    blueprint = project / "blueprint.yml"
+    blueprint.write_text(blueprint.read_text() + "# why we have one cell\n")
+    run(["git", "add", "blueprint.yml"], project)
+    done = commit(project, "a comment", env)
+    assert done.returncode == 0, said(done)
+
+
+def test_the_blueprint_cannot_change_before_the_first_commit(tmp_path: Path) -> None:
+    template = git_snapshot(TEMPLATE, tmp_path / "template", tag="v1")
+    project = tmp_path / "fresh"
+    copier.run_copy(str(template), project, defaults=True, unsafe=True, vcs_ref="v1", quiet=True)
+    env = project_env("3.11")
+    run(["git", "init", "-q", "-b", "main"], project)
+    run(["uv", "sync", "--quiet"], project, env)
+    blueprint = project / "blueprint.yml"
+    blueprint.write_text(blueprint.read_text().replace("8000", "8100"))
+    done = run(["uv", "run", "python", ".cellforge", "regenerate"], project, env, check=False)
+    assert done.returncode == 1
+    assert "commit the generated project once" in said(done)

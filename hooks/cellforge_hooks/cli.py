@@ -48,7 +48,7 @@ def post_render(args: argparse.Namespace) -> int:
         print(f"cellforge: created {path.relative_to(project)}")
     refresh(project, args.package)
     if args.template_dir:
-        state.record(project, Path(args.template_dir), args.package)
+        state.record(project, Path(args.template_dir), args.package, result.created)
     return 0
 
 
@@ -75,8 +75,17 @@ def rename_cell(args: argparse.Namespace) -> int:
     project = Path(args.project)
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
     from .derived import refresh
+    from .rename import RenameRefused
+    from .state import load
 
-    for path in rename(project, answers["package_name"], args.old, args.new):
+    fresh = load(project).get("fresh_skeletons", {})
+    assert isinstance(fresh, dict)
+    try:
+        touched = rename(project, answers["package_name"], args.old, args.new, fresh)
+    except RenameRefused as refusal:
+        print(f"cellforge: rename refused: {refusal}", file=sys.stderr)
+        return 1
+    for path in touched:
         print(f"cellforge: updated {path.relative_to(project)}")
     refresh(project, answers["package_name"])
     print(f"cellforge: cell {args.old!r} is now {args.new!r}; run the tests, then commit")

@@ -74,9 +74,16 @@ def regenerate(project: Path, template_ref: str | None = None) -> int:
 def _regenerate(project: Path, template_ref: str | None) -> int:
     blueprint = project / state.BLUEPRINT
     recorded = state.load(project).get("blueprint_sha256")
-    if template_ref is None and blueprint.exists() and recorded == state.sha256(blueprint):
+    if template_ref is None and recorded == state.blueprint_digest(blueprint):
         print("cellforge: blueprint.yml unchanged since the last apply; nothing to do")
         return 0
+    if not git(project, "rev-parse", "--verify", "--quiet", "HEAD", check=False).strip():
+        print(
+            "cellforge: commit the generated project once (with blueprint.yml as generated) "
+            "before changing blueprint.yml",
+            file=sys.stderr,
+        )
+        return 1
 
     answers = read_answers(project)
     package = answers["package_name"]
@@ -90,11 +97,16 @@ def _regenerate(project: Path, template_ref: str | None) -> int:
 
     data = blueprint_answers(read_blueprint(blueprint))
     summary = Summary()
+    staged = git_bytes(project, "diff", "--cached", "--binary", "HEAD")
     with scratch_worktree(project) as tree:
         before = {name: _text(tree / name) for name in (ARCHITECTURE, CONTRACTS)}
+        # Start from what is being committed (the index), not from HEAD: staged cell code
+        # and regenerated docs are part of it, and the template's patch must fit on top.
+        if staged:
+            git(tree, "apply", "--index", "--binary", "-", stdin=staged)
         (tree / state.BLUEPRINT).write_bytes(blueprint.read_bytes())
         git(tree, "add", state.BLUEPRINT)
-        git(tree, "commit", "--quiet", "--allow-empty", "--no-verify", "-m", "cellforge: blueprint")
+        git(tree, "commit", "--quiet", "--allow-empty", "--no-verify", "-m", "cellforge: staged")
         base = git(tree, "rev-parse", "HEAD").strip()
 
         import copier
@@ -111,7 +123,7 @@ def _regenerate(project: Path, template_ref: str | None) -> int:
         )
         conflicted = git(tree, "diff", "--name-only", "--diff-filter=U").split()
         git(tree, "add", "--all")
-        summary.kept_deleted = _drop_resurrected(project, tree, base)
+        summary.kept_deleted = _drop_resurrected(project, tree, base, package)
         patch = git_bytes(tree, "diff", "--cached", "--binary", base)
         for line in git(tree, "diff", "--cached", "--name-status", base).splitlines():
             status, path = line.split("\t", 1)
@@ -124,12 +136,18 @@ def _regenerate(project: Path, template_ref: str | None) -> int:
             git(project, "apply", "--binary", "--whitespace=nowarn", "-", stdin=patch)
         except GitError as error:
             print(f"cellforge: could not apply the template's changes: {error}", file=sys.stderr)
-            print("cellforge: nothing was changed in your working tree", file=sys.stderr)
+            print(
+                "cellforge: nothing was changed in your working tree. Your unstaged edits "
+                "overlap the files the template changes: commit or stash them (or `git add` "
+                "them), then commit again",
+                file=sys.stderr,
+            )
             return 1
 
     old_cells = list(answers.get("cells", []))
     orphans = [c for c in old_cells if c not in data["cells"] and _cell_dir(project, package, c)]
-    summary.lines += describe_cells(old_cells, data["cells"], package, orphans)
+    created = [c for c in data["cells"] if f"src/{package}/cells/{c}/__init__.py" in summary.added]
+    summary.lines += describe_cells(old_cells, data["cells"], package, orphans, created)
     summary.lines += describe_routes(before[ARCHITECTURE], after[ARCHITECTURE])
     summary.lines += describe_contracts(before[CONTRACTS], after[CONTRACTS])
     print(summary.render())
@@ -150,11 +168,17 @@ def _cell_dir(project: Path, package: str, cell: str) -> bool:
     return (project / "src" / package / "cells" / cell).is_dir()
 
 
-def _drop_resurrected(project: Path, tree: Path, base: str) -> list[str]:
-    """Unstage and delete files the update re-created although the user deleted them."""
+def _drop_resurrected(project: Path, tree: Path, base: str, package: str) -> list[str]:
+    """Unstage and delete template files the update re-created although the user deleted
+    them. Cells are not the template's: a cell listed in the blueprint again is meant."""
     added = git(tree, "diff", "--cached", "--name-only", "--diff-filter=A", base).split()
     gone = deleted_in_history(project)
-    dropped = [path for path in added if path in gone and not (project / path).exists()]
+    users = (f"src/{package}/cells/", "tests/cells/")
+    dropped = [
+        path
+        for path in added
+        if path in gone and not path.startswith(users) and not (project / path).exists()
+    ]
     for path in dropped:
         git(tree, "rm", "--cached", "--quiet", "--", path)
         (tree / path).unlink()

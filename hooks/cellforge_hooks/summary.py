@@ -52,26 +52,35 @@ def contracts(importlinter: str) -> dict[str, set[str]]:
     return result
 
 
-def describe_cells(old: list[str], new: list[str], package: str, orphans: list[str]) -> list[str]:
+def describe_cells(
+    old: list[str], new: list[str], package: str, orphans: list[str], created: list[str]
+) -> list[str]:
+    """Cells added, removed and renamed; `created` were made from the skeleton just now."""
     added = [cell for cell in new if cell not in old]
     removed = [cell for cell in old if cell not in new]
     lines = []
-    if len(added) == 1 and len(removed) == 1:
+    fresh_rename = added and added[0] in created and removed and removed[0] in orphans
+    if len(added) == 1 and len(removed) == 1 and fresh_rename:
         before, after = removed[0], added[0]
         lines.append(
             f"  cell {before!r} looks renamed to {after!r}: {after!r} was created from the "
             f"skeleton and {before!r} is untouched. To move your code, run:\n"
-            f"      uv run python .cellforge rename-cell {before} {after}"
+            f"      uv run python .cellforge rename-cell {before} {after}\n"
+            f"  (its data, var/{before}.sqlite3, is not moved: rename it too if you keep it)"
         )
         return lines
     for cell in added:
-        lines.append(f"  cell {cell!r} added: src/{package}/cells/{cell}/ from the skeleton")
+        if cell in created:
+            lines.append(f"  cell {cell!r} added: src/{package}/cells/{cell}/ from the skeleton")
+        else:
+            lines.append(f"  cell {cell!r} registered: its code in src/{package}/cells/{cell}/")
     for cell in removed:
         if cell in orphans:
             lines.append(
                 f"  cell {cell!r} removed from blueprint.yml: its code in "
-                f"src/{package}/cells/{cell}/ is untouched and now ORPHANED (not registered); "
-                "delete it yourself when you are ready"
+                f"src/{package}/cells/{cell}/ and its tests in tests/cells/test_{cell}_cell.py "
+                "are untouched and now ORPHANED (not registered, so those tests fail): "
+                "delete them yourself, or list the cell again"
             )
         else:
             lines.append(f"  cell {cell!r} removed from blueprint.yml")

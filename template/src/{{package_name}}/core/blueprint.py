@@ -8,6 +8,7 @@ it is on and what to do about it, and the regenerate hook refuses to run until i
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,7 @@ def schema() -> dict[str, Any]:
     return loaded
 
 
-def _node_at(root: yaml.Node, path: list[str | int]) -> tuple[yaml.Node, yaml.Node | None]:
+def _node_at(root: yaml.Node, path: Sequence[str | int]) -> tuple[yaml.Node, yaml.Node | None]:
     """The value node at `path`, and the key node that names it (None at the root)."""
     node, key_node = root, None
     for step in path:
@@ -53,18 +54,32 @@ def _node_at(root: yaml.Node, path: list[str | int]) -> tuple[yaml.Node, yaml.No
     return node, key_node
 
 
-def _duplicate_keys(node: yaml.Node, path: str = "") -> list[Problem]:
+STRING_TAG = "tag:yaml.org,2002:str"
+
+
+def _key_problems(node: yaml.Node, path: str = "") -> list[Problem]:
+    """Duplicate keys, and keys YAML does not read as names (`on`, `yes`, `1`, `~`)."""
     problems: list[Problem] = []
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key, value in node.value:
             where = f"{path}.{key.value}" if path else str(key.value)
+            if key.tag != STRING_TAG:
+                kind = key.tag.rsplit(":", 1)[-1]
+                problems.append(
+                    Problem(
+                        key.start_mark.line + 1,
+                        where,
+                        f"YAML reads the key {key.value!r} as a {kind}, not as a name",
+                        f'quote it ("{key.value}") or choose another name',
+                    )
+                )
             if key.value in seen:
                 problems.append(
                     Problem(key.start_mark.line + 1, where, "listed twice", "keep one entry")
                 )
             seen.add(key.value)
-            problems += _duplicate_keys(value, where)
+            problems += _key_problems(value, where)
     return problems
 
 
@@ -96,6 +111,19 @@ def _fix_for(error: ValidationError) -> str:
     return "see the JSON Schema in " + SCHEMA_PATH.name
 
 
+def _fractional_integers(rules: dict[str, Any], data: Any, path: list[str]) -> list[list[str]]:
+    """Paths whose schema says integer but whose YAML value is a float such as 8000.0."""
+    if rules.get("type") == "integer" and isinstance(data, float):
+        return [path]
+    found: list[list[str]] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            inner = rules.get("properties", {}).get(key, rules.get("additionalProperties"))
+            if isinstance(inner, dict):
+                found += _fractional_integers(inner, value, [*path, str(key)])
+    return found
+
+
 def check_text(text: str) -> list[Problem]:
     """Every problem in a blueprint's text; an empty list means it is valid."""
     try:
@@ -106,7 +134,15 @@ def check_text(text: str) -> list[Problem]:
         return [Problem(line, "YAML", str(syntax.problem), "fix the YAML syntax")]
     if root is None:
         return [Problem(1, "blueprint", "the file is empty", "add `service:` and `cells:`")]
-    problems = _duplicate_keys(root)
+    problems = _key_problems(root)
+    if problems:  # the schema would judge a different document than the one written
+        return sorted(problems, key=lambda problem: problem.line)
+    for path in _fractional_integers(schema(), data, []):  # JSON Schema accepts 8000.0
+        node, key_node = _node_at(root, path)
+        line = (key_node or node).start_mark.line + 1
+        problems.append(Problem(line, ".".join(path), "not an integer", "use a whole number"))
+    if problems:
+        return problems
     validator = Draft202012Validator(schema())
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
         path = list(error.absolute_path)

@@ -64,7 +64,9 @@ class Bus:
         self._handlers[message_type] = handler
 
     def subscribe(self, event_type: type[Event], handler: Handler) -> None:
-        """Add `handler` to the subscribers of an event type."""
+        """Add `handler` to the subscribers of an event type (exactly that type)."""
+        if not issubclass(event_type, Event):
+            raise TypeError(f"{event_type.__name__} is not an event: give it a handler instead")
         self._subscribers.setdefault(event_type, []).append(handler)
 
     def add_middleware(self, middleware: Middleware) -> None:
@@ -99,7 +101,8 @@ class Bus:
         return await handler(message)
 
     async def _deliver(self, event: Event) -> None:
-        for subscriber in self._subscribers.get(type(event), ()):
+        # A copy: a subscriber added while this event is delivered gets the next one.
+        for subscriber in tuple(self._subscribers.get(type(event), ())):
             try:
                 await subscriber(event)
             except Exception:

@@ -11,6 +11,7 @@ pydantic is imported lazily: the registry and `explain` never need it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -91,9 +92,20 @@ class Codec:
         return self.adapter(type(value)).dump_python(value, mode="json")
 
     def round_trip(self, value: Any) -> Any:
-        """Encode and decode `value`; fail unless the copy equals the original."""
+        """Encode and decode `value`; fail unless the copy equals the original.
+
+        A result must be a `Record` (a dataclass), None or a JSON scalar: its runtime type
+        is all a remote transport has to decode it by, so `list[Note]` must travel as
+        `NoteList(notes=...)`.
+        """
         if value is None:
             return None
+        serialisable = dataclasses.is_dataclass(value) or isinstance(value, str | int | float)
+        if not serialisable:
+            raise CodecError(
+                f"a handler returned a {type(value).__name__}; return a Record dataclass "
+                "(wrap collections, e.g. NoteList(notes=...)), None or a JSON scalar"
+            )
         if type(value) in self._names:
             copy: Any = self.decode(self.encode(value))
         else:
