@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cellforge_hooks.cli import main
 from cellforge_hooks.skeleton import materialise_cells
+from cellforge_hooks.state import owned_paths
 
 from .conftest import TEMPLATE
 
@@ -90,3 +91,30 @@ def test_the_hooks_build_as_an_installable_package(tmp_path: Path) -> None:
     assert "cellforge_hooks/regenerate.py" in names
     assert "cellforge-regenerate = cellforge_hooks.cli:regenerate_main" in entry_points
     assert "cellforge-check-owned = cellforge_hooks.cli:check_owned_main" in entry_points
+
+
+def test_ownership_follows_the_blueprint_rules(tmp_path: Path) -> None:
+    """Template-owned: src/<pkg>/ but cells/, CI, the vendored hooks, the answers file.
+    Shared (editable, merged on update): pyproject.toml, README.md, .gitignore, ..."""
+    template_dir = tmp_path / "template"
+    project = tmp_path / "project"
+    names = [
+        "src/{{package_name}}/core/bus.py",
+        "src/{{package_name}}/cells/__init__.py",
+        ".github/workflows/ci.yml",
+        "pyproject.toml.jinja",
+        "README.md.jinja",
+        "{{_copier_conf.answers_file}}.jinja",
+    ]
+    for name in names:
+        (template_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (template_dir / name).write_text("x")
+        rendered = name.removesuffix(".jinja").replace("{{package_name}}", "shop")
+        rendered = rendered.replace("{{_copier_conf.answers_file}}", ".copier-answers.yml")
+        (project / rendered).parent.mkdir(parents=True, exist_ok=True)
+        (project / rendered).write_text("x")
+    assert owned_paths(project, template_dir, "shop") == [
+        ".copier-answers.yml",
+        ".github/workflows/ci.yml",
+        "src/shop/core/bus.py",
+    ]

@@ -36,9 +36,19 @@ def _files(folder: Path) -> list[Path]:
     return found
 
 
+def owned_by_template(package: str) -> tuple[str, ...]:
+    """Where the template alone writes (BLUEPRINT.md, "Ownership rules").
+
+    Root files such as `pyproject.toml`, `README.md` and `.gitignore` are shared: the
+    template writes them, the team edits them (`uv add` must just work), and
+    `copier update` merges the two.
+    """
+    return (f"src/{package}/", ".github/", ".cellforge/", "deploy/", ".copier-answers.yml")
+
+
 def owned_paths(project: Path, template_dir: Path, package: str) -> list[str]:
-    """Project paths the template renders (user-owned ones excluded), as they exist now."""
-    user_owned = (f"src/{package}/cells/", BLUEPRINT)
+    """Template-owned project paths the template renders, as they exist now."""
+    owned, user_owned = owned_by_template(package), (f"src/{package}/cells/", BLUEPRINT)
     paths = set()
     for source in _files(template_dir):
         relative = source.relative_to(template_dir).as_posix().removesuffix(".jinja")
@@ -48,7 +58,9 @@ def owned_paths(project: Path, template_dir: Path, package: str) -> list[str]:
             relative = relative.split("%}", 1)[1].split("{%", 1)[0]
         paths.add(relative)
     return sorted(
-        path for path in paths if (project / path).is_file() and not path.startswith(user_owned)
+        path
+        for path in paths
+        if path.startswith(owned) and not path.startswith(user_owned) and (project / path).is_file()
     )
 
 
