@@ -74,7 +74,7 @@ def regenerate(project: Path, template_ref: str | None = None) -> int:
 def _regenerate(project: Path, template_ref: str | None) -> int:
     blueprint = project / state.BLUEPRINT
     recorded = state.load(project).get("blueprint_sha256")
-    if template_ref is None and recorded == state.blueprint_digest(blueprint):
+    if template_ref is None and blueprint.exists() and recorded == state.sha256(blueprint):
         print("cellforge: blueprint.yml unchanged since the last apply; nothing to do")
         return 0
     if not git(project, "rev-parse", "--verify", "--quiet", "HEAD", check=False).strip():
@@ -96,6 +96,11 @@ def _regenerate(project: Path, template_ref: str | None) -> int:
         return 1
 
     data = blueprint_answers(read_blueprint(blueprint))
+    if template_ref is None and all(answers.get(key) == value for key, value in data.items()):
+        # A comment or the layout changed, nothing the template reads: no re-apply, and
+        # no extra commit round trip for the user.
+        print("cellforge: blueprint.yml changed in nothing the template uses; nothing to do")
+        return 0
     summary = Summary()
     staged = git_bytes(project, "diff", "--cached", "--binary", "HEAD")
     with scratch_worktree(project) as tree:

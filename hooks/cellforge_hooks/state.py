@@ -64,23 +64,6 @@ def owned_paths(project: Path, template_dir: Path, package: str) -> list[str]:
     )
 
 
-def blueprint_digest(path: Path) -> str | None:
-    """A hash of the blueprint's data, not its bytes: editing a comment is no change.
-
-    Falls back to the bytes when the file is not valid YAML (the checker reports that).
-    """
-    if not path.exists():
-        return None
-    try:
-        import yaml
-
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        canonical = json.dumps(data, sort_keys=True, default=str).encode()
-    except Exception:  # invalid YAML, or no PyYAML: hash the bytes
-        return sha256(path)
-    return hashlib.sha256(canonical).hexdigest()
-
-
 def record(
     project: Path, template_dir: Path, package: str, created: list[Path] | None = None
 ) -> None:
@@ -91,13 +74,14 @@ def record(
         if any(marker in content for marker in CONFLICT_MARKERS):
             continue  # unresolved conflict: the user's to settle, not the template's
         owned[path] = hashlib.sha256(content).hexdigest()
+    blueprint = project / BLUEPRINT
     fresh = {}
     for made in created or []:
         for file in [made] if made.is_file() else sorted(made.rglob("*")):
             if file.is_file():
                 fresh[file.relative_to(project).as_posix()] = sha256(file)
     state = {
-        "blueprint_sha256": blueprint_digest(project / BLUEPRINT),
+        "blueprint_sha256": sha256(blueprint) if blueprint.exists() else None,
         "owned": owned,
         "fresh_skeletons": fresh,
     }
