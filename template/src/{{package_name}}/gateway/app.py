@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -24,7 +25,9 @@ from starlette.routing import Route
 from ..core.bootstrap import Runtime
 from ..core.bus import Rejected
 from ..core.messages import Message, kind_of
+from ..core.settings import Settings
 from .correlation import CorrelationIdMiddleware
+from .limits import BodyLimit, InFlightLimit, SecurityHeaders, Timeout
 from .problems import http_problem, last_resort, problem
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -58,6 +61,24 @@ async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+def middleware(settings: Settings) -> list[Middleware]:
+    """Outermost first: every response carries a correlation id and the security
+    headers; the limits refuse work before a handler sees it."""
+    return [
+        Middleware(CorrelationIdMiddleware),
+        Middleware(SecurityHeaders, tls=settings.tls),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type", "authorization", "x-request-id"],
+        ),
+        Middleware(InFlightLimit, max_in_flight=settings.max_in_flight),
+        Middleware(Timeout, seconds=settings.request_timeout_seconds),
+        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+    ]
+
+
 def create_app(runtime: Runtime) -> Starlette:
     routes = [Route("/healthz", healthz, methods=["GET"])]
     for cell in runtime.registry:
@@ -73,6 +94,6 @@ def create_app(runtime: Runtime) -> Starlette:
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(CorrelationIdMiddleware)],
+        middleware=middleware(runtime.settings),
         exception_handlers={HTTPException: http_problem, Exception: last_resort},
     )
