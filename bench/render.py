@@ -42,11 +42,12 @@ import copier
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: make `bench.snapshot` importable
 
-from bench.report import write_section  # noqa: E402
+from bench.report import timing_table, write_section  # noqa: E402
 from bench.snapshot import git_snapshot  # noqa: E402
 
 BASELINE = ROOT / "bench" / "baseline"
 TARGET = 1.3
+BASELINE_NAME = "baseline (1 file)"
 
 
 def control_template(files: int, into: Path) -> Path:
@@ -112,7 +113,7 @@ def measure(rounds: int) -> dict[str, dict[str, list[float]]]:
         cellforge = git_snapshot(ROOT, work / "cellforge")
         files = rendered_file_count(cellforge, work)
         templates = {
-            "baseline (1 file)": git_snapshot(BASELINE, work / "baseline"),
+            BASELINE_NAME: git_snapshot(BASELINE, work / "baseline"),
             f"control ({files} trivial files, no task)": control_template(files, work / "ctl"),
             "cellforge": cellforge,
         }
@@ -129,19 +130,8 @@ def measure(rounds: int) -> dict[str, dict[str, list[float]]]:
 
 
 def table(timings: dict[str, list[float]]) -> tuple[str, float]:
-    base = statistics.median(timings["baseline (1 file)"])
-    rows = [
-        "| template | rounds | median (s) | min (s) | ratio to baseline |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
-    for name, samples in timings.items():
-        median = statistics.median(samples)
-        ratio = median / base
-        rows.append(
-            f"| {name} | {len(samples)} | {median:.3f} | {min(samples):.3f} | {ratio:.2f}x |"
-        )
-    ratio = statistics.median(timings["cellforge"]) / base
-    return "\n".join(rows), ratio
+    ratio = statistics.median(timings["cellforge"]) / statistics.median(timings[BASELINE_NAME])
+    return timing_table(timings, BASELINE_NAME, "template"), ratio
 
 
 def main() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import statistics
 from pathlib import Path
 
 REPORT = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
@@ -12,6 +13,22 @@ HEADER = (
     "machines are noisy; absolute seconds are shown for scale only. Each section is\n"
     "written by the script it names.\n"
 )
+
+
+def timing_table(timings: dict[str, list[float]], baseline: str, first_column: str) -> str:
+    """A Markdown table of medians and minima, each median as a ratio to `baseline`'s."""
+    base = statistics.median(timings[baseline])
+    rows = [
+        f"| {first_column} | rounds | median (s) | min (s) | ratio to {baseline} |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, samples in timings.items():
+        median = statistics.median(samples)
+        rows.append(
+            f"| {name} | {len(samples)} | {median:.3f} | {min(samples):.3f} "
+            f"| {median / base:.2f}x |"
+        )
+    return "\n".join(rows)
 
 
 def write_section(name: str, markdown: str) -> None:

@@ -27,7 +27,7 @@ import copier
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: make `bench.*` importable
 
-from bench.report import write_section  # noqa: E402
+from bench.report import timing_table, write_section  # noqa: E402
 from bench.snapshot import commit_all, git_snapshot  # noqa: E402
 
 RATIO_TARGET = 1.2
@@ -65,8 +65,9 @@ def timed(project: Path, command: list[str], expect: int) -> float:
     return elapsed
 
 
+PLAIN = "plain `copier update` v1 -> v2"
 COMMANDS = {
-    "plain `copier update` v1 -> v2": (
+    PLAIN: (
         ["uv", "run", "copier", "update", "--defaults", "--trust", "--vcs-ref", "v2", "--quiet"],
         0,
     ),
@@ -96,17 +97,7 @@ def main() -> int:
     options.add_argument("--rounds", type=int, default=7)
     args = options.parse_args()
     timings = measure(2 if args.quick else args.rounds)
-    plain = statistics.median(timings["plain `copier update` v1 -> v2"])
-    rows = [
-        "| command | rounds | median (s) | min (s) | ratio to plain update |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
-    for name, samples in timings.items():
-        median = statistics.median(samples)
-        rows.append(
-            f"| {name} | {len(samples)} | {median:.3f} | {min(samples):.3f} "
-            f"| {median / plain:.2f}x |"
-        )
+    plain = statistics.median(timings[PLAIN])
     ratio = statistics.median(timings["regenerate v1 -> v2"]) / plain
     noop = statistics.median(timings["no-op hook (blueprint unchanged)"])
     ok = ratio <= RATIO_TARGET and noop <= NOOP_TARGET
@@ -115,7 +106,7 @@ def main() -> int:
         f"no-op hook = **{noop:.3f} s** (target at most {NOOP_TARGET} s): "
         f"{'both met' if ok else 'MISSED'}."
     )
-    table = "\n".join(rows)
+    table = timing_table(timings, PLAIN, "command")
     print(f"{table}\n\n{verdicts}")
     if args.quick:
         return 0

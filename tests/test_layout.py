@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tomllib
@@ -10,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
+from cellforge_hooks.state import rendered_name, template_files
 
 from .conftest import TEMPLATE
 
@@ -52,17 +52,11 @@ def test_copier_settings() -> None:
 
 def expected_files(project: Path, package: str, cells: list[str]) -> set[str]:
     """Every file a render may contain: template files, skeleton outputs, derived files."""
-    rendered = set()
-    for root, _dirs, names in os.walk(TEMPLATE / "template", followlinks=True):
-        for source in (Path(root) / name for name in names):
-            if "__pycache__" in source.parts:
-                continue
-            relative = source.relative_to(TEMPLATE / "template").as_posix()
-            relative = relative.removesuffix(".jinja").replace("{{package_name}}", package)
-            relative = relative.replace("{{_copier_conf.answers_file}}", ".copier-answers.yml")
-            if "{%" in relative:
-                relative = "LICENSE"
-            rendered.add(relative)
+    template = TEMPLATE / "template"
+    rendered = {
+        rendered_name(source.relative_to(template).as_posix(), package)
+        for source in template_files(template)
+    }
     for cell in cells:
         for pattern in SKELETON_OUTPUTS:
             prefix = pattern.format(package=package, cell=cell)

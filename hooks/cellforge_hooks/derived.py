@@ -15,16 +15,30 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
+
+
+@contextmanager
+def project_module(project: Path, package: str, module: str) -> Iterator[ModuleType]:
+    """Import `<package>.<module>` from the project's `src/`, and forget it afterwards."""
+    source = str((project / "src").resolve())
+    sys.path.insert(0, source)
+    try:
+        yield importlib.import_module(f"{package}.{module}")
+    finally:
+        sys.path.remove(source)
+        for name in [m for m in sys.modules if m == package or m.startswith(f"{package}.")]:
+            del sys.modules[name]
 
 
 def refresh(project: Path, package: str) -> list[Path] | None:
     """Rewrite stale derived files; None if the project's code could not be loaded."""
-    source = str((project / "src").resolve())
-    sys.path.insert(0, source)
     try:
-        architecture = importlib.import_module(f"{package}.core.architecture")
-        written: list[Path] = architecture.write_artifacts(project)
+        with project_module(project, package, "core.architecture") as architecture:
+            written: list[Path] = architecture.write_artifacts(project)
     except Exception as error:  # any failure in user code must not abort the copy
         print(
             f"cellforge: could not refresh docs/architecture.md and .importlinter ({error!r}); "
@@ -32,8 +46,4 @@ def refresh(project: Path, package: str) -> list[Path] | None:
             file=sys.stderr,
         )
         return None
-    finally:
-        sys.path.remove(source)
-        for name in [m for m in sys.modules if m == package or m.startswith(f"{package}.")]:
-            del sys.modules[name]
     return written

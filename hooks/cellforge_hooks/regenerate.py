@@ -15,7 +15,6 @@ The pre-commit hook `cellforge-regenerate` runs this when `blueprint.yml` change
 
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 from . import state
 from .blueprint import answers as blueprint_answers
 from .blueprint import read as read_blueprint
+from .derived import project_module
 from .gitops import (
     GitError,
     deleted_in_history,
@@ -47,13 +47,8 @@ def read_answers(project: Path) -> dict[str, Any]:
 
 def validate(project: Path, package: str) -> list[str]:
     """Problems in the blueprint, from the project's own checker (its JSON Schema)."""
-    source = str((project / "src").resolve())
-    sys.path.insert(0, source)
-    try:
-        checker = importlib.import_module(f"{package}.core.blueprint")
+    with project_module(project, package, "core.blueprint") as checker:
         problems = checker.check_file(project / state.BLUEPRINT)
-    finally:
-        sys.path.remove(source)
     return [f"{state.BLUEPRINT}:{problem}" for problem in problems]
 
 

@@ -27,7 +27,16 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _files(folder: Path) -> list[Path]:
+def rendered_name(template_path: str, package: str) -> str:
+    """Where a file of `template/` lands in the project (a conditional name: its NAME)."""
+    relative = template_path.removesuffix(".jinja").replace("{{package_name}}", package)
+    relative = relative.replace("{{_copier_conf.answers_file}}", ".copier-answers.yml")
+    if "{%" in relative:  # `{% if x %}NAME{% endif %}`
+        relative = relative.split("%}", 1)[1].split("{%", 1)[0]
+    return relative
+
+
+def template_files(folder: Path) -> list[Path]:
     """Every file under `folder`, through symlinked folders (`.cellforge` is one)."""
     found = []
     for root, _dirs, names in os.walk(folder, followlinks=True):
@@ -50,13 +59,8 @@ def owned_paths(project: Path, template_dir: Path, package: str) -> list[str]:
     """Template-owned project paths the template renders, as they exist now."""
     owned, user_owned = owned_by_template(package), (f"src/{package}/cells/", BLUEPRINT)
     paths = set()
-    for source in _files(template_dir):
-        relative = source.relative_to(template_dir).as_posix().removesuffix(".jinja")
-        relative = relative.replace("{{package_name}}", package)
-        relative = relative.replace("{{_copier_conf.answers_file}}", ".copier-answers.yml")
-        if "{%" in relative:  # a conditional name: `{% if x %}NAME{% endif %}`
-            relative = relative.split("%}", 1)[1].split("{%", 1)[0]
-        paths.add(relative)
+    for source in template_files(template_dir):
+        paths.add(rendered_name(source.relative_to(template_dir).as_posix(), package))
     return sorted(
         path
         for path in paths

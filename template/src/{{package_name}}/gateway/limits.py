@@ -19,6 +19,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .problems import problem
 
 
+class ResponseWatch:
+    """Wraps `send` to remember whether the response has started: a refusal can only be
+    sent before it has."""
+
+    def __init__(self, send: Send) -> None:
+        self._send, self.started = send, False
+
+    async def __call__(self, message: Message) -> None:
+        self.started = self.started or message["type"] == "http.response.start"
+        await self._send(message)
+
+
 class BodyTooLarge(Exception):  # noqa: N818 - a signal, caught below
     pass
 
@@ -43,7 +55,7 @@ class BodyLimit:
             await _refuse(scope, receive, send, 413, f"The body exceeds {self.max_bytes} bytes.")
             return
         received = 0
-        started = False
+        watch = ResponseWatch(send)
 
         async def counting_receive() -> Message:
             nonlocal received
@@ -53,15 +65,10 @@ class BodyLimit:
                 raise BodyTooLarge
             return message
 
-        async def watching_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self.app(scope, counting_receive, watching_send)
+            await self.app(scope, counting_receive, watch)
         except BodyTooLarge:
-            if not started:
+            if not watch.started:
                 detail = f"The body exceeds {self.max_bytes} bytes."
                 await _refuse(scope, receive, send, 413, detail)
 
@@ -92,18 +99,12 @@ class Timeout:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def watching_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        watch = ResponseWatch(send)
         try:
             async with asyncio.timeout(self.seconds):
-                await self.app(scope, receive, watching_send)
+                await self.app(scope, receive, watch)
         except TimeoutError:
-            if not started:
+            if not watch.started:
                 await _refuse(scope, receive, send, 504, "The request took too long.")
 
 
