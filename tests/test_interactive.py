@@ -41,6 +41,7 @@ def test_an_interactive_run_shows_help_and_takes_typed_answers(tmp_path: Path) -
             "Contact e-mail address",
             "Oldest Python the project supports",
             "The cells",
+            "Who may do what",
         ):
             child.expect(help_text)
             child.send("\r")
@@ -58,6 +59,7 @@ def test_an_interactive_run_shows_help_and_takes_typed_answers(tmp_path: Path) -
     assert answers["package_name"] == "shop_api"
     assert answers["http_port"] == 9090
     assert answers["cells"] == ["notes"]
+    assert answers["roles"] == {"admin": ["*"], "member": ["*.read", "*.write"]}
     assert answers["license"] == "MIT"
     assert "port: int = 9090" in (destination / "src/shop_api/core/settings.py").read_text()
     assert_hygienic(destination)

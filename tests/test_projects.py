@@ -14,6 +14,7 @@ import re
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -144,6 +145,9 @@ def test_the_readme_commands_work_on_a_fresh_clone(tmp_path: Path) -> None:
 
     port = free_port()
     env |= {"FRESH_SERVICE_PORT": str(port), "FRESH_SERVICE_DATA_DIR": str(tmp_path / "data")}
+    create_key = readme_commands(clone / "README.md")[2].splitlines()[0]
+    assert create_key == "uv run fresh-service keys create --role admin"
+    key = run(create_key, clone, env).stdout.splitlines()[-1]
     server = subprocess.Popen(serve_command, shell=True, cwd=clone, env=env, start_new_session=True)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -157,11 +161,14 @@ def test_the_readme_commands_work_on_a_fresh_clone(tmp_path: Path) -> None:
                 assert server.poll() is None, "serve exited"
                 assert time.monotonic() < deadline, "serve did not answer within 60 s"
                 time.sleep(0.2)
-        request = urllib.request.Request(
-            f"{base}/notes/create-note",
-            data=json.dumps({"text": "from the README"}).encode(),
-            headers={"content-type": "application/json"},
-        )
+        body = json.dumps({"text": "from the README"}).encode()
+        headers = {"content-type": "application/json"}
+        anonymous = urllib.request.Request(f"{base}/notes/create-note", body, headers)
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(anonymous, timeout=5)
+        assert refused.value.code == 401
+        headers["authorization"] = f"Bearer {key}"
+        request = urllib.request.Request(f"{base}/notes/create-note", body, headers)
         with urllib.request.urlopen(request, timeout=5) as answer:
             assert json.load(answer)["text"] == "from the README"
         assert (tmp_path / "data" / "notes.sqlite3").is_file()

@@ -21,6 +21,7 @@ QUESTIONS = (
     "author_email",
     "python_version",
     "cells",
+    "roles",
     "http_port",
     "license",
 )
@@ -89,6 +90,10 @@ BAD_ANSWERS = [
     ({"cells": ["core", "notes"]}, "reserved"),
     ({"cells": ["for"]}, "Python keyword"),
     ({"cells": ["notes", "billing", "notes"]}, "listed twice"),
+    ({"roles": []}, "non-empty YAML mapping"),
+    ({"roles": {"admin": "*"}}, "non-empty list of capabilities"),
+    ({"roles": {"Admin": ["*"]}}, "lowercase name"),
+    ({"roles": {"admin": ["notes"]}}, "not a capability"),
     ({"http_port": 80}, "between 1024 and 65535"),
     ({"http_port": 70000}, "between 1024 and 65535"),
     ({"license": "GPL-3.0"}, "Invalid choice"),

@@ -45,12 +45,20 @@ def staged(project: Path) -> list[str]:
     return run(["git", "diff", "--cached", "--name-only"], project).stdout.split()
 
 
-def set_cells(project: Path, cells: list[str]) -> None:
+def set_section(project: Path, section: str, entries: str) -> None:
+    """Replace one top-level section of blueprint.yml, keeping the others."""
     blueprint = project / "blueprint.yml"
-    head, _ = blueprint.read_text(encoding="utf-8").split("cells:\n")
-    entries = "".join(f"  {cell}:\n    placement: in-process\n" for cell in cells)
-    blueprint.write_text(f"{head}cells:\n{entries}", encoding="utf-8")
+    head, rest = blueprint.read_text(encoding="utf-8").split(f"{section}:\n")
+    lines = rest.splitlines(keepends=True)
+    end = next((i for i, line in enumerate(lines) if line[:1] not in (" ", "\n", "")), len(lines))
+    tail = "".join(lines[end:])
+    blueprint.write_text(f"{head}{section}:\n{entries}\n{tail}", encoding="utf-8")
     run(["git", "add", "blueprint.yml"], project)
+
+
+def set_cells(project: Path, cells: list[str]) -> None:
+    entries = "".join(f"  {cell}:\n    placement: in-process\n" for cell in cells)
+    set_section(project, "cells", entries)
 
 
 def test_adding_a_cell_regenerates_and_the_project_stays_green(
@@ -76,6 +84,27 @@ def test_adding_a_cell_regenerates_and_the_project_stays_green(
     second = commit(project, "add billing", env)
     assert second.returncode == 0, second.stdout + second.stderr
     run(["uv", "run", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
+
+
+def test_changing_roles_regenerates_the_policy(make_project: Callable[..., Project]) -> None:
+    project, env = make_project()
+    roles = '  admin:\n    grants: ["*"]\n  auditor:\n    grants: ["ops.metrics", "*.read"]\n'
+    set_section(project, "roles", roles)
+
+    first = commit(project, "add the auditor role", env)
+
+    assert first.returncode != 0, said(first)
+    policy = (project / "src/my_service/core/roles.py").read_text()
+    assert '"auditor": [' in policy and '"ops.metrics",' in policy
+    assert '"member"' not in policy
+    answers = (project / ".copier-answers.yml").read_text()
+    assert "auditor" in answers
+    run(["git", "add", "-A"], project)
+    second = commit(project, "add the auditor role", env)
+    assert second.returncode == 0, said(second)
+    check = "from my_service.gateway.policy import Policy; p = Policy(); "
+    check += "assert p.allows('auditor', 'notes.read') and not p.allows('auditor', 'notes.write')"
+    run(["uv", "run", "python", "-c", check], project, env)
 
 
 def test_removing_a_cell_orphans_it_and_touches_no_code(

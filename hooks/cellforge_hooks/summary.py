@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-ROUTE = re.compile(r"^- (command|query) `(\w+)`: `(POST \S+)`$", re.M)
+ROUTE = re.compile(r"^- (command|query) `(\w+)`: `(POST \S+)`(?:, requires `[^`]*`)?$", re.M)
 
 
 @dataclass

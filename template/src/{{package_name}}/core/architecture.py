@@ -16,6 +16,7 @@ from .catalog import load_registry
 from .cells import Registry
 from .imports import area_edges
 from .messages import Message, kind_of
+from .roles import ROLES
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 PACKAGE = PACKAGE_DIR.name
@@ -100,11 +101,17 @@ def render_architecture(registry: Registry, edges: Iterable[tuple[str, str]]) ->
     for cell in registry:
         lines += [f"### `{cell.name}`", "", cell.rationale.strip(), ""]
         for message_type in cell.handles:
+            capability = cell.requires.get(message_type, "none: the gateway will not start")
             lines.append(
                 f"- {kind_of(message_type)} `{message_type.__name__}`: "
-                f"`POST {cell.route(message_type)}`"
+                f"`POST {cell.route(message_type)}`, requires `{capability}`"
             )
         lines.append("")
+    lines += ["## Roles", "", "| role | grants |", "| --- | --- |"]
+    lines += [
+        f"| `{role}` | {', '.join(f'`{g}`' for g in grants)} |" for role, grants in ROLES.items()
+    ]
+    lines += [""]
     lines += ["## Cells and dependencies", "", *_cells_diagram(registry), ""]
     lines += ["## Messages", "", *_messages_diagram(registry), ""]
     lines += ["## Imports between parts (static)", "", *_imports_diagram(edges)]

@@ -90,6 +90,8 @@ def _allowed_keys(error: ValidationError) -> list[str]:
 
 def _fix_for(error: ValidationError) -> str:
     kind, value = error.validator, error.validator_value
+    if error.absolute_path and error.absolute_path[0] == "roles":
+        return _role_fix(error)
     if kind == "additionalProperties":
         allowed = ", ".join(_allowed_keys(error))
         return f"remove the key or correct its spelling (allowed: {allowed})"
@@ -109,6 +111,19 @@ def _fix_for(error: ValidationError) -> str:
             "not reserved (core, gateway, sandbox, ...) and not a Python keyword"
         )
     return "see the JSON Schema in " + SCHEMA_PATH.name
+
+
+def _role_fix(error: ValidationError) -> str:
+    kind = error.validator
+    if "propertyNames" in error.schema_path:
+        return "name roles with at most 30 lowercase letters, digits, '_' or '-'"
+    if kind == "pattern":
+        return 'grant a capability such as "notes.write", "notes.*", "*.read" or "*"'
+    if kind in ("minItems", "minProperties"):
+        return "grant at least one capability, or remove the role"
+    if kind == "uniqueItems":
+        return "list each grant once"
+    return "give each role a `grants:` list of capabilities"
 
 
 def _fractional_integers(rules: dict[str, Any], data: Any, path: list[str]) -> list[list[str]]:

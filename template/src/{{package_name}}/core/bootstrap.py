@@ -1,4 +1,5 @@
-"""The composition root: loads the cells of the catalog and wires them to one bus.
+"""The composition root: loads the cells of the catalog and wires them to one bus,
+each with its own database and encrypted records under the data keyring.
 
 Dev and test runs add the codec round-trip middleware, so every message is proven
 serialisable before anything depends on it crossing a process boundary.
@@ -11,10 +12,11 @@ from dataclasses import dataclass, field
 
 from .bus import Bus, codec_round_trip
 from .catalog import CELL_NAMES, load_registry
-from .cells import Registry
+from .cells import CellContext, Registry
 from .codec import Codec
+from .sealing import Keyring, load_keyring
 from .settings import Settings
-from .storage import open_cell_database
+from .storage import Records, open_cell_database
 
 
 @dataclass
@@ -25,7 +27,9 @@ class Runtime:
     bus: Bus
     registry: Registry
     codec: Codec
+    keyring: Keyring
     databases: dict[str, sqlite3.Connection] = field(default_factory=dict)
+    records: dict[str, Records] = field(default_factory=dict)
 
     def close(self) -> None:
         for connection in self.databases.values():
@@ -42,11 +46,14 @@ def build(settings: Settings | None = None, names: tuple[str, ...] = CELL_NAMES)
         for message_type in cell.messages():
             codec.register(registry.message_name(message_type), message_type)
     bus = Bus(middleware=[codec_round_trip(codec)] if settings.checks_messages else [])
-    runtime = Runtime(settings=settings, bus=bus, registry=registry, codec=codec)
+    keyring = load_keyring(settings)
+    runtime = Runtime(settings, bus, registry, codec, keyring)
 
-    def open_database(cell: str) -> sqlite3.Connection:
-        connection = runtime.databases[cell] = open_cell_database(settings.data_dir, cell)
-        return connection
+    def open_context(cell: str) -> CellContext:
+        database = runtime.databases[cell] = open_cell_database(settings.data_dir, cell)
+        records = runtime.records[cell] = Records(database, cell, keyring)
+        records.check_keys()  # a wrong or missing data key stops the start, clearly
+        return CellContext(bus=bus, database=database, records=records)
 
-    registry.wire(bus, open_database)
+    registry.wire(open_context)
     return runtime

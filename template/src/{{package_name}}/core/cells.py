@@ -9,13 +9,20 @@ Import contracts, routes and `docs/architecture.md` are all generated from this 
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .bus import Bus, Handler
 from .messages import Command, Event, Message, Query, kind_of
+
+if TYPE_CHECKING:  # storage needs cryptography; the docs generator runs without it
+    from .storage import Records
+
+
+CAPABILITY = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_-]*")
 
 
 class CellDeclarationError(ValueError):
@@ -24,10 +31,12 @@ class CellDeclarationError(ValueError):
 
 @dataclass(frozen=True)
 class CellContext:
-    """What a cell receives when it is wired: the bus and its own SQLite database."""
+    """What a cell receives when it is wired: the bus, its own SQLite database, and its
+    encrypted records in that database (`core/storage.py`)."""
 
     bus: Bus
     database: sqlite3.Connection
+    records: Records
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,10 @@ class Cell:
     subscribes: tuple[type[Event], ...] = ()
     depends_on: tuple[str, ...] = ()
     capabilities: tuple[str, ...] = ()
+    # The capability a caller must hold to send each handled message through the
+    # gateway, e.g. {CreateNote: "notes.write"}. The gateway refuses to start while a
+    # handled message has none: access is denied by default, granted by blueprint roles.
+    requires: Mapping[type[Message], str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if not self.name.isidentifier() or not self.name.islower():
@@ -71,14 +84,23 @@ class Cell:
                     f"cell {self.name!r} publishes or subscribes to "
                     f"{event_type.__name__}, which is not an Event"
                 )
+        for guarded, capability in self.requires.items():
+            if guarded not in self.handles:
+                raise CellDeclarationError(
+                    f"cell {self.name!r} requires a capability for "
+                    f"{guarded.__name__}, which it does not handle"
+                )
+            if not CAPABILITY.fullmatch(capability):
+                raise CellDeclarationError(
+                    f"cell {self.name!r}: capability {capability!r} must look like "
+                    "'<area>.<action>', e.g. 'notes.write'"
+                )
         if self.name in self.depends_on:
             raise CellDeclarationError(f"cell {self.name!r} depends on itself")
 
     def route(self, message_type: type[Message]) -> str:
         """The HTTP route of a handled message: `/<cell>/<kebab-case-name>`."""
-        name = message_type.__name__
-        kebab = "".join(f"-{c.lower()}" if c.isupper() else c for c in name).lstrip("-")
-        return f"/{self.name}/{kebab}"
+        return f"/{self.name}/{kebab(message_type.__name__)}"
 
     def messages(self) -> tuple[type[Message], ...]:
         """Every message type this cell declares, in declaration order, once each."""
@@ -136,10 +158,12 @@ class Registry:
         """The stable wire name of a message type: `<owner cell>.<ClassName>`."""
         return f"{self.owner_of(message_type).name}.{message_type.__name__}"
 
-    def wire(self, bus: Bus, open_database: Callable[[str], sqlite3.Connection]) -> None:
+    def wire(self, open_context: Callable[[str], CellContext]) -> None:
         """Call each cell's setup and connect its handlers and subscribers to the bus."""
         for cell in self:
-            wiring = cell.setup(CellContext(bus=bus, database=open_database(cell.name)))
+            context = open_context(cell.name)
+            bus = context.bus
+            wiring = cell.setup(context)
             missing = set(cell.handles) - set(wiring.handlers)
             undeclared = set(wiring.handlers) - set(cell.handles)
             if missing or undeclared:
@@ -157,6 +181,11 @@ class Registry:
                     )
                 for handler in handlers:
                     bus.subscribe(event_type, handler)
+
+
+def kebab(name: str) -> str:
+    """`CreateNote` -> `create-note`: the path segment of a message's route."""
+    return "".join(f"-{c.lower()}" if c.isupper() else c for c in name).lstrip("-")
 
 
 def _names(types: Iterable[type[Any]]) -> str:

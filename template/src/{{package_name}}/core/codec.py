@@ -81,8 +81,21 @@ class Codec:
         return message
 
     def parse(self, message_type: type[Message], body: bytes) -> Message:
-        """Validate an external JSON body (an HTTP request) as a message."""
-        message: Message = self.adapter(message_type).validate_json(body)
+        """Validate an external JSON body (an HTTP request) as a message.
+
+        Strict, except that a number like `78.0` counts as the integer 78, as JSON Schema
+        (and so the OpenAPI document) says it is; `true` is still not an integer.
+        """
+        from pydantic import ValidationError
+
+        adapter = self.adapter(message_type)
+        try:
+            message: Message = adapter.validate_json(body)
+        except ValidationError:
+            normalised = _integral_floats_as_ints(body)
+            if normalised is None:
+                raise
+            message = adapter.validate_json(normalised)
         return message
 
     def to_jsonable(self, value: Any) -> Any:
@@ -121,3 +134,23 @@ class Codec:
                 f"{type(value).__name__} changed in a JSON round trip: {value!r} -> {copy!r}"
             )
         return copy
+
+
+def _integral_floats_as_ints(body: bytes) -> bytes | None:
+    """The body with every integral float (78.0, 1e2) written as an integer, or None if
+    it has none or is not JSON."""
+    changed = False
+
+    def number(text: str) -> float | int:
+        nonlocal changed
+        value = float(text)
+        if value.is_integer():
+            changed = True
+            return int(value)
+        return value
+
+    try:
+        data = json.loads(body, parse_float=number)
+    except ValueError:
+        return None
+    return json.dumps(data).encode() if changed else None

@@ -12,7 +12,7 @@ JSON losslessly, so the same objects can later cross a Redis or NATS transport.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
 R = TypeVar("R")
 
@@ -63,3 +63,12 @@ def kind_of(message_type: type[Message]) -> str:
         if issubclass(message_type, base):
             return word
     raise TypeError(f"{message_type.__name__} is not a Command, Query or Event")
+
+
+def result_type(message_type: type[Message]) -> Any:
+    """The `R` of a `Command[R]` or `Query[R]` class (Any if it was left open)."""
+    for klass in message_type.__mro__:
+        for base in getattr(klass, "__orig_bases__", ()):
+            if get_origin(base) in (Command, Query):
+                return get_args(base)[0]
+    return Any

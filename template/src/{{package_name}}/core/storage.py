@@ -1,14 +1,35 @@
-"""Embedded storage: one SQLite database per cell.
+"""Embedded storage: one SQLite database per cell, and encrypted records inside it.
 
 Each cell owns its own database file (`<data_dir>/<cell>.sqlite3`), so no cell can
 join across another cell's tables, and a cell moved to its own process later takes its
 data with it. With no data directory (tests), each cell gets a private in-memory database.
+
+`Records` is where a cell keeps values that must be encrypted at rest: `put`/`get` bytes
+by (collection, key), sealed with AES-GCM (`core/sealing.py`). Keep searchable, non-secret
+columns (ids, timestamps) in the cell's own tables and the payload in `Records`.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+
+from .sealing import Keyring, Sealed
+
+RECORDS_TABLE = """
+CREATE TABLE IF NOT EXISTS sealed_records (
+    collection TEXT NOT NULL,
+    key TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    nonce BLOB NOT NULL,
+    ciphertext BLOB NOT NULL,
+    PRIMARY KEY (collection, key)
+)
+"""
+
+
+def database_path(data_dir: Path, cell: str) -> Path:
+    return data_dir / f"{cell}.sqlite3"
 
 
 def open_cell_database(data_dir: Path | None, cell: str) -> sqlite3.Connection:
@@ -17,7 +38,7 @@ def open_cell_database(data_dir: Path | None, cell: str) -> sqlite3.Connection:
         target = ":memory:"
     else:
         data_dir.mkdir(parents=True, exist_ok=True)
-        target = str(data_dir / f"{cell}.sqlite3")
+        target = str(database_path(data_dir, cell))
     # The event loop's thread and uvicorn's worker threads may both use the connection;
     # SQLite serialises access itself in its default threading mode.
     connection = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
@@ -26,4 +47,71 @@ def open_cell_database(data_dir: Path | None, cell: str) -> sqlite3.Connection:
     connection.execute("PRAGMA busy_timeout = 5000")
     if target != ":memory:":
         connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute(RECORDS_TABLE)
     return connection
+
+
+class Records:
+    """A cell's encrypted values, keyed by (collection, key)."""
+
+    def __init__(self, database: sqlite3.Connection, cell: str, keyring: Keyring) -> None:
+        self.database, self.cell, self.keyring = database, cell, keyring
+
+    def _label(self, collection: str, key: str) -> bytes:
+        return "\0".join((self.cell, collection, key)).encode()
+
+    def put(self, collection: str, key: str, value: bytes) -> None:
+        sealed = self.keyring.seal(value, self._label(collection, key))
+        self.database.execute(
+            "INSERT OR REPLACE INTO sealed_records VALUES (?, ?, ?, ?, ?)",
+            (collection, key, sealed.key_id, sealed.nonce, sealed.ciphertext),
+        )
+
+    def get(self, collection: str, key: str) -> bytes | None:
+        row = self.database.execute(
+            "SELECT key_id, nonce, ciphertext FROM sealed_records WHERE collection = ? AND key = ?",
+            (collection, key),
+        ).fetchone()
+        if row is None:
+            return None
+        return self.keyring.open(Sealed(*row), self._label(collection, key))
+
+    def delete(self, collection: str, key: str) -> None:
+        self.database.execute(
+            "DELETE FROM sealed_records WHERE collection = ? AND key = ?", (collection, key)
+        )
+
+    def check_keys(self) -> None:
+        """Open one record per key id in use, so a wrong or missing key fails at start."""
+        rows = self.database.execute(
+            "SELECT collection, key, key_id, nonce, ciphertext FROM sealed_records GROUP BY key_id"
+        )
+        for collection, key, *sealed in rows:
+            self.keyring.open(Sealed(*sealed), self._label(collection, key))
+
+    def reseal(self, new: Keyring, dry_run: bool = False) -> int:
+        """Re-encrypt every record under `new`'s active key, in one transaction. Every
+        record is opened first, so one that does not open changes nothing."""
+        rows = self.database.execute(
+            "SELECT collection, key, key_id, nonce, ciphertext FROM sealed_records"
+        ).fetchall()
+        resealed: list[tuple[str, bytes, bytes, str, str]] = []
+        for collection, key, *sealed in rows:
+            label = self._label(collection, key)
+            fresh = new.seal(self.keyring.open(Sealed(*sealed), label), label)
+            resealed.append((fresh.key_id, fresh.nonce, fresh.ciphertext, collection, key))
+        if dry_run:
+            return len(resealed)
+        self.database.execute("BEGIN IMMEDIATE")
+        try:
+            self.database.executemany(
+                "UPDATE sealed_records SET key_id = ?, nonce = ?, ciphertext = ? "
+                "WHERE collection = ? AND key = ?",
+                resealed,
+            )
+        except BaseException:
+            self.database.execute("ROLLBACK")
+            raise
+        self.database.execute("COMMIT")
+        self.keyring = new
+        return len(resealed)

@@ -1,16 +1,24 @@
-"""A thin ASGI app over the bus: one JSON route per command or query of every cell.
+"""The gateway: the service's only listener, and the only way to reach the bus.
 
-`POST /<cell>/<message>` validates the JSON body strictly against the message's
-dataclass (unknown fields and lax coercions are refused with 422), sends it over the bus
-and returns the handler's result as JSON. Routes come from the registry, so a new message
-in a cell is a new route with no code here. Every error is a problem document
-(`gateway.problems`) carrying the request's correlation id (`gateway.correlation`).
+Every route is one bus message and one capability (`gateway.routes`), and the app will
+not start while a route lacks one. A request passes, in order: the ASGI limits
+(`gateway.limits`: in-flight bound, timeout, body size) and headers; then the `Guard`
+(authentication, rate limit, authorisation); then strict parsing of the JSON body into
+the message (unknown fields and lax coercions are refused with 422); then the bus. Each
+guarded request leaves one audit entry, written before its response is sent. Every error
+is a problem document (`gateway.problems`) carrying the request's correlation id.
+
+Besides the message routes: `GET /healthz` (public), `GET /openapi.json` (public, the
+schema of every route) and `GET /metrics` (the `ops.metrics` capability).
 """
 
 from __future__ import annotations
 
+import tempfile
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -21,40 +29,94 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ..core.bootstrap import Runtime
 from ..core.bus import Rejected
-from ..core.messages import Message, kind_of
+from ..core.keyfiles import load_key
+from ..core.messages import kind_of
 from ..core.settings import Settings
+from . import admin, metrics
+from .apikeys import ApiKeys
+from .audit import AuditLog
+from .authn import Authenticator
 from .correlation import CorrelationIdMiddleware
+from .guard import Decision, Guard
 from .limits import BodyLimit, InFlightLimit, SecurityHeaders, Timeout
+from .metrics import GatewayMetrics
+from .openapi import openapi_document
+from .policy import Policy
 from .problems import http_problem, last_resort, problem
+from .ratelimit import RateLimits
+from .routes import GatewayRoute, route_table
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def message_endpoint(runtime: Runtime, message_type: type[Message]) -> Endpoint:
-    """An endpoint that turns a request body into `message_type` and dispatches it."""
-    is_query = kind_of(message_type) == "query"
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def message_endpoint(runtime: Runtime, guard: Guard, route: GatewayRoute) -> Endpoint:
+    """An endpoint that guards, parses the body into the route's message, and sends it."""
+    message_type, capability = route.message_type, route.capability or ""
+    dispatch: Callable[[Any], Awaitable[Any]] = (
+        runtime.bus.ask if kind_of(message_type) == "query" else runtime.bus.send
+    )
+    name = message_type.__name__
 
     async def endpoint(request: Request) -> Response:
-        body = await request.body()
-        try:
-            message = runtime.codec.parse(message_type, body or b"{}")
-        except ValidationError as error:
-            errors = error.errors(include_url=False, include_context=False, include_input=False)
-            return problem(request, 422, "The request body does not match.", errors=errors)
-        try:
-            dispatch: Callable[[Any], Awaitable[Any]] = (
-                runtime.bus.ask if is_query else runtime.bus.send
-            )
-            result = await dispatch(message)
-        except Rejected as refusal:
-            return problem(request, 422, str(refusal))
-        return JSONResponse(runtime.codec.to_jsonable(result))
+        decision = Decision(capability, name, client_address(request))
+        async with guard.audited(request, decision) as status:
+            response = guard.admit(request, decision, route.strict_limit)
+            if response is None:
+                response = await _answer(request, runtime, dispatch, message_type)
+            status[0] = response.status_code
+            return response
 
-    endpoint.__name__ = message_type.__name__
+    endpoint.__name__ = name
     return endpoint
+
+
+async def _answer(
+    request: Request,
+    runtime: Runtime,
+    dispatch: Callable[[Any], Awaitable[Any]],
+    message_type: type[Any],
+) -> Response:
+    body = await request.body()
+    try:
+        message = runtime.codec.parse(message_type, body)
+    except ValidationError as error:
+        errors = error.errors(include_url=False, include_context=False, include_input=False)
+        return problem(request, 422, "The request body does not match.", errors=errors)
+    try:
+        result = await dispatch(message)
+    except Rejected as refusal:
+        return problem(request, 422, str(refusal))
+    return JSONResponse(runtime.codec.to_jsonable(result))
+
+
+def metrics_endpoint(guard: Guard, gauges: GatewayMetrics) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        decision = Decision(metrics.CAPABILITY, "metrics", client_address(request))
+        async with guard.audited(request, decision) as status:
+            response = guard.admit(request, decision, strict=False) or gauges.response()
+            status[0] = response.status_code
+            return response
+
+    return endpoint
+
+
+def observed(endpoint: Endpoint, path: str, gauges: GatewayMetrics) -> Endpoint:
+    async def timed(request: Request) -> Response:
+        started = time.perf_counter()
+        response = await endpoint(request)
+        gauges.observe(path, response.status_code, time.perf_counter() - started)
+        return response
+
+    timed.__name__ = endpoint.__name__
+    return timed
 
 
 async def healthz(request: Request) -> Response:
@@ -64,7 +126,14 @@ async def healthz(request: Request) -> Response:
 def middleware(settings: Settings) -> list[Middleware]:
     """Outermost first: every response carries a correlation id and the security
     headers; the limits refuse work before a handler sees it."""
+    proxies = (
+        # Without a trusted proxy, X-Forwarded-For is ignored: anyone can send it.
+        [Middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))]
+        if settings.trusted_proxies
+        else []
+    )
     return [
+        *proxies,
         Middleware(CorrelationIdMiddleware),
         Middleware(SecurityHeaders, tls=settings.tls),
         Middleware(
@@ -79,21 +148,56 @@ def middleware(settings: Settings) -> list[Middleware]:
     ]
 
 
-def create_app(runtime: Runtime) -> Starlette:
-    routes = [Route("/healthz", healthz, methods=["GET"])]
-    for cell in runtime.registry:
-        for message_type in cell.handles:
-            endpoint = message_endpoint(runtime, message_type)
-            routes.append(Route(cell.route(message_type), endpoint, methods=["POST"]))
+def open_audit_log(settings: Settings) -> AuditLog:
+    path = settings.audit_path
+    if path is None:  # tests: a private file that lives as long as the process
+        path = Path(tempfile.mkdtemp(prefix="audit-")) / "audit.log"
+    return AuditLog(path, load_key(settings, "audit"), fsync=settings.audit_fsync)
+
+
+def create_app(runtime: Runtime, policy: Policy | None = None) -> Starlette:
+    """The gateway over a wired runtime (one app per runtime: it adds handlers).
+    `policy` defaults to the blueprint's roles."""
+    settings = runtime.settings
+    table = route_table(runtime.registry)  # refuses a route without a capability
+    keys, policy = ApiKeys(settings.keys_path), policy or Policy()
+    audit = open_audit_log(settings)
+    guard = Guard(
+        Authenticator(settings, keys),
+        policy,
+        RateLimits(settings.rate_limit, settings.rate_limit_keys),
+        audit,
+    )
+    admin.wire(runtime.bus, keys)
+    for message_type in admin.MESSAGES:
+        runtime.codec.register(f"gateway.{message_type.__name__}", message_type)
+    gauges = GatewayMetrics()
+    document = openapi_document(runtime.codec, table)
+
+    async def schema(request: Request) -> Response:
+        return JSONResponse(document)
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/openapi.json", schema, methods=["GET"], include_in_schema=False),
+        Route("/metrics", metrics_endpoint(guard, gauges), methods=["GET"]),
+    ]
+    for route in table:
+        endpoint = observed(message_endpoint(runtime, guard, route), route.path, gauges)
+        routes.append(Route(route.path, endpoint, methods=["POST"]))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
+        audit.close()
+        keys.close()
         runtime.close()
 
-    return Starlette(
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=middleware(runtime.settings),
+        middleware=middleware(settings),
         exception_handlers={HTTPException: http_problem, Exception: last_resort},
     )
+    app.state.audit, app.state.keys, app.state.metrics = audit, keys, gauges
+    return app

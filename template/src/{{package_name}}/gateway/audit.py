@@ -114,6 +114,9 @@ class AuditLog:
                 os.fsync(self._marks)
 
     def close(self) -> None:
+        """Sync, checkpoint and close; closing twice is harmless."""
+        if self._closed.is_set():
+            return
         self._closed.set()
         if self._syncer is not None:
             self._syncer.join()

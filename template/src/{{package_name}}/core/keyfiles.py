@@ -1,0 +1,68 @@
+"""Key material: from the environment, or from files outside version control.
+
+A secret named `audit` is read from the `<PREFIX>AUDIT_KEY` environment variable (hex)
+first, then from `<keys_dir>/audit.key`. In dev a missing file is created with fresh
+random bytes (mode 0600), so the README's `serve` works on a fresh clone; in prod a
+missing key is an error, because keys are provisioned, never invented on a server.
+With no `keys_dir` (tests), keys are random and live only as long as the process.
+The generated `.gitignore` excludes `var/` and `*.key`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from .settings import ENV_PREFIX, Settings
+
+KEY_BYTES = 32
+
+
+class MissingKeyError(RuntimeError):
+    """A key the service needs is not configured."""
+
+
+def env_name(name: str) -> str:
+    return f"{ENV_PREFIX}{name.upper().replace('-', '_')}_KEY"
+
+
+def key_path(settings: Settings, name: str) -> Path | None:
+    return None if settings.keys_path is None else settings.keys_path / f"{name}.key"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to a file only the owner can read, replacing it atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    scratch = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    descriptor = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(text)
+        file.flush()
+        os.fsync(file.fileno())
+    os.replace(scratch, path)
+
+
+def load_key(settings: Settings, name: str) -> bytes:
+    """The secret `name`: from the environment, the key file, or (dev, tests) new."""
+    value = os.environ.get(env_name(name), "")
+    path = key_path(settings, name)
+    if not value and path is not None and path.exists():
+        value = path.read_text(encoding="utf-8").strip()
+    if value:
+        try:
+            key = bytes.fromhex(value)
+        except ValueError:
+            raise MissingKeyError(
+                f"the {name} key is not hex ({env_name(name)} or {path})"
+            ) from None
+        if len(key) < KEY_BYTES:
+            raise MissingKeyError(f"the {name} key must be at least {KEY_BYTES} bytes")
+        return key
+    if path is None:  # nothing is persisted, so a key of this process's own will do
+        return secrets.token_bytes(KEY_BYTES)
+    if settings.env == "prod":
+        raise MissingKeyError(f"no {name} key: set {env_name(name)} or provide {path}")
+    key = secrets.token_bytes(KEY_BYTES)
+    write_private(path, key.hex() + "\n")
+    return key

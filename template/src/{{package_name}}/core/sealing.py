@@ -1,0 +1,142 @@
+"""Encryption at rest: AES-256-GCM under a keyring of named data keys.
+
+Every sealed value carries the id of the key that sealed it and its own random 96-bit
+nonce. The associated data names the record (cell, collection, key) and the key id, so
+a ciphertext moved to another record, or relabelled with another key id, fails to open.
+
+The keyring is JSON, `{"active": "<id>", "keys": {"<id>": "<hex>"}}`, read from the
+`<PREFIX>DATA_KEYRING` environment variable or from `<keys_dir>/data.keyring`; in dev a
+missing keyring file is created. `<cli> keys rotate-data` adds a new active key,
+re-encrypts every record under it and then retires the old ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from .keyfiles import KEY_BYTES, MissingKeyError, write_private
+from .settings import ENV_PREFIX, Settings
+
+KEYRING_ENV = f"{ENV_PREFIX}DATA_KEYRING"
+NONCE_BYTES = 12
+
+
+class DataKeyError(RuntimeError):
+    """A record cannot be opened: its key is missing from the keyring, or wrong."""
+
+
+@dataclass(frozen=True)
+class Sealed:
+    key_id: str
+    nonce: bytes
+    ciphertext: bytes
+
+
+def new_key_id() -> str:
+    return f"k{secrets.token_hex(4)}"
+
+
+@dataclass(frozen=True)
+class Keyring:
+    active: str
+    keys: dict[str, bytes]
+
+    def __post_init__(self) -> None:
+        if self.active not in self.keys:
+            raise DataKeyError(f"the active data key {self.active!r} is not in the keyring")
+        for key_id, key in self.keys.items():
+            if len(key) != KEY_BYTES:
+                raise DataKeyError(f"data key {key_id!r} must be {KEY_BYTES} bytes")
+
+    @classmethod
+    def fresh(cls) -> Keyring:
+        key_id = new_key_id()
+        return cls(active=key_id, keys={key_id: AESGCM.generate_key(bit_length=256)})
+
+    @classmethod
+    def from_json(cls, text: str, origin: str) -> Keyring:
+        try:
+            data = json.loads(text)
+            keys = {str(key_id): bytes.fromhex(key) for key_id, key in data["keys"].items()}
+            return cls(active=str(data["active"]), keys=keys)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise DataKeyError(
+                f"{origin} is not a keyring: expected JSON with the active key id under "
+                '"active" and each key id\'s key in hex under "keys"'
+            ) from None
+
+    def to_json(self) -> str:
+        keys = {key_id: key.hex() for key_id, key in self.keys.items()}
+        return json.dumps({"active": self.active, "keys": keys}, indent=2) + "\n"
+
+    def with_new_active_key(self) -> Keyring:
+        fresh = Keyring.fresh()
+        return Keyring(active=fresh.active, keys={**self.keys, **fresh.keys})
+
+    def only_active(self) -> Keyring:
+        return Keyring(active=self.active, keys={self.active: self.keys[self.active]})
+
+    def seal(self, plaintext: bytes, label: bytes) -> Sealed:
+        nonce = os.urandom(NONCE_BYTES)
+        cipher = AESGCM(self.keys[self.active])
+        return Sealed(
+            self.active, nonce, cipher.encrypt(nonce, plaintext, _aad(label, self.active))
+        )
+
+    def open(self, sealed: Sealed, label: bytes) -> bytes:
+        key = self.keys.get(sealed.key_id)
+        where = label.decode("utf-8", "replace").replace("\0", "/")
+        if key is None:
+            raise DataKeyError(
+                f"record {where} was sealed with data key {sealed.key_id!r}, "
+                "which is not in the keyring"
+            )
+        try:
+            return AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext, _aad(label, sealed.key_id))
+        except InvalidTag:
+            raise DataKeyError(
+                f"record {where} does not open with data key {sealed.key_id!r}: "
+                "the key is wrong or the record was altered"
+            ) from None
+
+
+def _aad(label: bytes, key_id: str) -> bytes:
+    return label + b"\0" + key_id.encode()
+
+
+def keyring_path(settings: Settings) -> Path | None:
+    return None if settings.keys_path is None else settings.keys_path / "data.keyring"
+
+
+def load_keyring(settings: Settings) -> Keyring:
+    """The data keyring: from the environment, the keyring file, or (dev, tests) new."""
+    text = os.environ.get(KEYRING_ENV, "")
+    if text:
+        return Keyring.from_json(text, KEYRING_ENV)
+    path = keyring_path(settings)
+    if path is not None and path.exists():
+        return Keyring.from_json(path.read_text(encoding="utf-8"), str(path))
+    if path is None:  # nothing is persisted, so a keyring of this process's own will do
+        return Keyring.fresh()
+    if settings.env == "prod":
+        raise MissingKeyError(f"no data keyring: set {KEYRING_ENV} or provide {path}")
+    keyring = Keyring.fresh()
+    write_private(path, keyring.to_json())
+    return keyring
+
+
+def save_keyring(settings: Settings, keyring: Keyring) -> Path:
+    path = keyring_path(settings)
+    if os.environ.get(KEYRING_ENV) or path is None:
+        raise DataKeyError(
+            f"the keyring comes from {KEYRING_ENV}, not a file: rotate it where it is kept"
+        )
+    write_private(path, keyring.to_json())
+    return path

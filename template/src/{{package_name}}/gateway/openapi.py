@@ -1,0 +1,127 @@
+"""The OpenAPI 3.1 document of the gateway, generated from the route table.
+
+Request and response schemas come from the messages' own pydantic validators, so the
+document cannot drift from what the gateway accepts. Each operation lists exactly the
+statuses the gateway can answer it with; the generated project's tests fuzz the app
+against this document (schemathesis) and prove every listed status is produced.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from ..core.codec import Codec
+from ..core.messages import result_type
+from .routes import GatewayRoute
+
+PROBLEM = "application/problem+json"
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["type", "title", "status", "correlation_id"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "correlation_id": {"type": "string"},
+        "errors": {"type": "array"},
+    },
+}
+REFUSALS = {
+    401: "No valid credential.",
+    403: "The credential does not grant the capability.",
+    413: "The body is too large.",
+    422: "The body does not match the message, or the cell rejected it.",
+    429: "Rate limit exceeded; see Retry-After.",
+    503: "Too many requests in flight; see Retry-After.",
+    504: "The request took too long.",
+}
+RETRY_AFTER = {"Retry-After": {"schema": {"type": "string"}, "required": True}}
+WWW_AUTHENTICATE = {"WWW-Authenticate": {"schema": {"type": "string"}, "required": True}}
+
+
+def _problem(status: int) -> dict[str, Any]:
+    answer: dict[str, Any] = {
+        "description": REFUSALS[status],
+        "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    if status in (429, 503):
+        answer["headers"] = RETRY_AFTER
+    if status == 401:
+        answer["headers"] = WWW_AUTHENTICATE
+    return answer
+
+
+def _json(ref: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": ref}}
+
+
+def openapi_document(codec: Codec, routes: list[GatewayRoute]) -> dict[str, Any]:
+    inputs: list[tuple[tuple[str, str], Any, TypeAdapter[Any]]] = []
+    for route in routes:
+        inputs.append(((route.path, "in"), "validation", codec.adapter(route.message_type)))
+        result = codec.adapter(result_type(route.message_type))
+        inputs.append(((route.path, "out"), "serialization", result))
+    refs, definitions = TypeAdapter.json_schemas(
+        inputs, ref_template="#/components/schemas/{model}"
+    )
+    paths: dict[str, Any] = {
+        "/healthz": {
+            "get": {
+                "summary": "Liveness: the process is up.",
+                "security": [],
+                "responses": {
+                    "200": {"description": "Up.", "content": _json({})},
+                    "503": _problem(503),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics (capability ops.metrics).",
+                "responses": {
+                    "200": {
+                        "description": "Metrics in Prometheus' text format.",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    **{str(s): _problem(s) for s in (401, 403, 429, 503)},
+                },
+            }
+        },
+    }
+    for route in routes:
+        answer = refs[((route.path, "out"), "serialization")]
+        paths[route.path] = {
+            "post": {
+                "operationId": route.path.strip("/").replace("/", "_").replace("-", "_"),
+                "summary": (route.message_type.__doc__ or route.message_type.__name__).strip(),
+                "description": f"Requires the capability `{route.capability}`.",
+                "requestBody": {
+                    "required": True,
+                    "content": _json(refs[((route.path, "in"), "validation")]),
+                },
+                "responses": {
+                    "200": {"description": "The handler's result.", "content": _json(answer)},
+                    **{str(status): _problem(status) for status in REFUSALS},
+                },
+            }
+        }
+    schemas = {**definitions.get("$defs", {}), "Problem": PROBLEM_SCHEMA}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Gateway", "version": "1"},
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API key (ck_...) or a JWT.",
+                }
+            },
+        },
+    }
