@@ -101,8 +101,11 @@ def _fix_for(error: ValidationError) -> str:
         return "use one of: " + ", ".join(map(str, value if isinstance(value, list) else []))
     if kind == "type":
         return f"give a value of type {value}"
-    if kind in ("minimum", "maximum"):
-        return "use a port between 1024 and 65535"
+    if kind in ("minimum", "maximum", "exclusiveMinimum"):
+        rules = error.schema if isinstance(error.schema, dict) else {}
+        low = rules.get("minimum", rules.get("exclusiveMinimum"))
+        what = "a port" if list(error.absolute_path)[-1:] == ["http_port"] else "a value"
+        return f"use {what} between {low} and {rules.get('maximum')}"
     if kind == "minProperties":
         return "list at least one cell"
     if "propertyNames" in error.schema_path:

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .bus import Bus, Handler
+from .cellbus import CellBus
 from .messages import Command, Event, Message, Query, kind_of
+from .periphery import CAPABILITIES as SANDBOX_CAPABILITIES
 
 if TYPE_CHECKING:  # storage needs cryptography; the docs generator runs without it
     from .storage import Records
@@ -31,10 +33,10 @@ class CellDeclarationError(ValueError):
 
 @dataclass(frozen=True)
 class CellContext:
-    """What a cell receives when it is wired: the bus, its own SQLite database, and its
-    encrypted records in that database (`core/storage.py`)."""
+    """What a cell receives when it is wired: its view of the bus (`core/cellbus.py`), its
+    own SQLite database, and its encrypted records in that database (`core/storage.py`)."""
 
-    bus: Bus
+    bus: CellBus
     database: sqlite3.Connection
     records: Records
 
@@ -48,6 +50,7 @@ class Wiring:
 
 
 Setup = Callable[[CellContext], Wiring]
+Storage = tuple[sqlite3.Connection, "Records"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ class Cell:
     publishes: tuple[type[Event], ...] = ()
     subscribes: tuple[type[Event], ...] = ()
     depends_on: tuple[str, ...] = ()
+    # What the cell may ask of the sandbox (core/periphery.py): code.run, files.read,
+    # files.write, web.fetch. Its view of the bus refuses the rest.
     capabilities: tuple[str, ...] = ()
     # The capability a caller must hold to send each handled message through the
     # gateway, e.g. {CreateNote: "notes.write"}. The gateway refuses to start while a
@@ -95,6 +100,12 @@ class Cell:
                     f"cell {self.name!r}: capability {capability!r} must look like "
                     "'<area>.<action>', e.g. 'notes.write'"
                 )
+        unknown = set(self.capabilities) - set(SANDBOX_CAPABILITIES)
+        if unknown:
+            raise CellDeclarationError(
+                f"cell {self.name!r} declares unknown sandbox capabilities "
+                f"{sorted(unknown)}; known: {', '.join(SANDBOX_CAPABILITIES)}"
+            )
         if self.name in self.depends_on:
             raise CellDeclarationError(f"cell {self.name!r} depends on itself")
 
@@ -158,12 +169,12 @@ class Registry:
         """The stable wire name of a message type: `<owner cell>.<ClassName>`."""
         return f"{self.owner_of(message_type).name}.{message_type.__name__}"
 
-    def wire(self, open_context: Callable[[str], CellContext]) -> None:
+    def wire(self, bus: Bus, open_storage: Callable[[str], Storage]) -> None:
         """Call each cell's setup and connect its handlers and subscribers to the bus."""
         for cell in self:
-            context = open_context(cell.name)
-            bus = context.bus
-            wiring = cell.setup(context)
+            database, records = open_storage(cell.name)
+            view = CellBus(bus, cell.name, cell.capabilities)
+            wiring = cell.setup(CellContext(bus=view, database=database, records=records))
             missing = set(cell.handles) - set(wiring.handlers)
             undeclared = set(wiring.handlers) - set(cell.handles)
             if missing or undeclared:

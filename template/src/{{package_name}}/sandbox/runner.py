@@ -1,0 +1,341 @@
+"""The sandbox runner: one task, one fresh sandbox, one typed result.
+
+`Sandbox.run` starts the task through the backend in force (bwrap, else unshare, else
+rlimits; `level: strict` accepts only bwrap and otherwise refuses every task), inside a
+cgroup of its own where one can be made (memory and process limits that hold across
+processes, and a list of every process it started). It feeds stdin, reads at most
+`output_bytes` of output (more is truncated, flagged, and stops the task), kills the
+whole tree at the wall time, and afterwards kills and reaps anything left: no zombies,
+no orphans. The backend in force is named in every result, never silently weaker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import itertools
+import os
+import selectors
+import shlex
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..core.periphery import SandboxResult
+from . import cgroups
+from .backends import BACKENDS, ENVIRONMENT, PYTHON, Backend, Placement
+from .limits import MIB, Limits, Policy
+
+PERSISTENT_UID = 60999
+FIRST_UID = 61000
+UIDS = 4000
+_uids = itertools.count()
+
+
+def task_uid(persistent: bool = False) -> int | None:
+    """An unprivileged uid of the task's own when the service runs as root (the kernel
+    ignores RLIMIT_NPROC for root); the service's own uid otherwise. Tasks on a
+    persistent workspace share one uid, so that they can read what earlier ones wrote."""
+    if os.geteuid() != 0:
+        return None
+    if persistent:
+        return PERSISTENT_UID
+    return FIRST_UID + (os.getpid() * 31 + next(_uids)) % UIDS
+
+
+def choose(level: str, backends: Sequence[Backend] = BACKENDS) -> Backend | None:
+    """The strongest available backend; None when `strict` and bwrap is missing."""
+    for backend in backends:
+        if backend.available():
+            return backend
+        if level == "strict":
+            return None
+    return None
+
+
+PR_SET_CHILD_SUBREAPER = 36
+HELPERS = {"bwrap", "unshare"}  # the processes a sandbox backend forks of its own
+
+
+def become_subreaper() -> None:
+    """Orphans of our tasks become our children instead of pid 1's (which, in many
+    containers, never reaps them), so the runner can reap them: no zombies left."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+_started: set[int] = set()  # the tasks' own processes, reaped by their Popen objects
+
+
+def _orphans() -> list[int]:
+    """Our children that a task left behind: its helpers (bwrap's own processes) or any
+    process of a sandbox uid, but never a task that another thread is still running."""
+    me, found = os.getpid(), []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :]
+            if int(rest.split()[1]) != me:
+                continue
+            uid = entry.stat().st_uid
+        except (OSError, ValueError):
+            continue
+        pid = int(entry.name)
+        if pid not in _started and (name in HELPERS or PERSISTENT_UID <= uid < FIRST_UID + UIDS):
+            found.append(pid)
+    return found
+
+
+def reap_orphans(timeout: float = 1.0) -> None:
+    deadline = time.monotonic() + timeout
+    while (orphans := _orphans()) and time.monotonic() < deadline:
+        for pid in orphans:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.002)
+
+
+@dataclass
+class Outcome:
+    stdout: bytes
+    stderr: bytes
+    timed_out: bool
+    overflowed: bool
+
+
+class Sandbox:
+    def __init__(
+        self,
+        policy: Policy,
+        backend: Backend | None = None,
+        backends: Sequence[Backend] = BACKENDS,
+    ) -> None:
+        self.policy = policy
+        self.backend = backend or choose(policy.level, backends)
+        self.cgroups = cgroups.available()
+        become_subreaper()
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend.name if self.backend else "none"
+
+    def doctor(self) -> dict[str, str]:
+        """What isolation is in force, for `<cli> sandbox doctor` and the docs."""
+        found = {b.name: "available" if b.available() else "missing" for b in BACKENDS}
+        return {
+            "level required": self.policy.level,
+            "backend in force": self.backend_name,
+            **{f"backend {name}": state for name, state in found.items()},
+            "cgroup per task": "yes"
+            if self.cgroups
+            else "no (memory and process limits hold per process only)",
+            "runs as": "an unprivileged uid per task" if os.geteuid() == 0 else "this user",
+        }
+
+    def run_python(
+        self,
+        source: str,
+        stdin: bytes = b"",
+        limits: Limits | None = None,
+        workspace: Path | None = None,
+        network: bool = False,
+        args: Sequence[str] = (),
+    ) -> SandboxResult:
+        argv = [PYTHON, "-I", "-S", "-c", source, *args]
+        return self.run(argv, stdin, limits, workspace, network)
+
+    def run(
+        self,
+        argv: list[str],
+        stdin: bytes = b"",
+        limits: Limits | None = None,
+        workspace: Path | None = None,
+        network: bool = False,
+    ) -> SandboxResult:
+        task = self.start(argv, limits, workspace, network)
+        if isinstance(task, SandboxResult):
+            return task
+        return task.finish(stdin)
+
+    def start(
+        self,
+        argv: list[str],
+        limits: Limits | None = None,
+        workspace: Path | None = None,
+        network: bool = False,
+    ) -> Task | SandboxResult:
+        """Start a task that waits for its stdin; `Task.finish` feeds it and collects."""
+        limits = limits or self.policy.limits
+        if self.backend is None:
+            return SandboxResult(
+                "denied", "none", reason="strict isolation (bwrap) is required but missing"
+            )
+        uid = task_uid(persistent=workspace is not None)
+        scratch = None
+        if workspace is None and self.backend.name != "bwrap":
+            workspace = scratch = Path(tempfile.mkdtemp(prefix="sandbox-"))
+        if workspace is not None and uid is not None:
+            os.chown(workspace, uid, uid)
+        command = self.backend.wrap(argv, limits, Placement(uid, workspace, network))
+        group = None
+        if self.cgroups:
+            group = cgroups.TaskGroup(limits.memory_mb * MIB, limits.processes)
+            # The task joins its cgroup before the first exec of the chain.
+            joins = " && ".join(f"echo $$ > {shlex.quote(f)}" for f in group.procs_files)
+            command = ["/bin/sh", "-c", f'{joins} && exec "$@"', "sandbox", *command]
+        try:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=dict(ENVIRONMENT),
+                cwd=workspace or "/",
+                start_new_session=True,
+            )
+        except OSError as error:
+            if group is not None:
+                group.remove()
+            return SandboxResult("error", self.backend.name, reason=f"cannot start: {error}")
+        _started.add(process.pid)
+        return Task(self.backend.name, process, limits, group, scratch)
+
+
+@dataclass
+class Task:
+    """A started sandboxed process, waiting for its input."""
+
+    backend: str
+    process: subprocess.Popen[bytes]
+    limits: Limits
+    group: cgroups.TaskGroup | None
+    scratch: Path | None
+
+    def finish(self, stdin: bytes) -> SandboxResult:
+        """Feed stdin, collect output within the limits, then leave nothing behind."""
+        started = time.monotonic()  # wall time counts from here, not from a warm start
+        try:
+            outcome = _communicate(self.process, stdin, self.limits, started)
+        finally:
+            code = self.discard()
+        memory_hit = self.group.hit_memory_limit() if self.group is not None else False
+        if self.group is not None:
+            self.group.remove()
+        return _result(self.backend, code, outcome, memory_hit, started, self.group is not None)
+
+    def discard(self) -> int:
+        """Kill whatever is left of the task and reap it; returns its exit status."""
+        _kill_tree(self.process, self.group)  # before reaping: its pid cannot be reused yet
+        code = self.process.wait()
+        _started.discard(self.process.pid)
+        reap_orphans()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+        return code
+
+
+def _communicate(
+    process: subprocess.Popen[bytes], stdin: bytes, limits: Limits, started: float
+) -> Outcome:
+    assert process.stdin and process.stdout and process.stderr
+    selector = selectors.DefaultSelector()
+    streams = {process.stdout.fileno(): bytearray(), process.stderr.fileno(): bytearray()}
+    for fd in streams:
+        os.set_blocking(fd, False)
+        selector.register(fd, selectors.EVENT_READ)
+    pending = memoryview(stdin)
+    stdin_fd = process.stdin.fileno()
+    if pending:
+        os.set_blocking(stdin_fd, False)
+        selector.register(stdin_fd, selectors.EVENT_WRITE)
+    else:
+        process.stdin.close()
+    deadline = started + limits.wall_seconds
+    timed_out = overflowed = False
+    while selector.get_map():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            timed_out = True
+            break
+        for key, _ in selector.select(remaining):
+            fd = key.fd
+            if fd == stdin_fd:
+                try:
+                    written = os.write(fd, pending[:65536])
+                except (BrokenPipeError, BlockingIOError):
+                    written = len(pending)
+                pending = pending[written:]
+                if not pending:
+                    selector.unregister(fd)
+                    process.stdin.close()
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                selector.unregister(fd)
+                continue
+            streams[fd] += chunk
+            if sum(map(len, streams.values())) > limits.output_bytes:
+                overflowed = True
+                break
+        if overflowed:
+            break
+    selector.close()
+    if not process.stdin.closed:
+        process.stdin.close()
+    out, err = streams[process.stdout.fileno()], streams[process.stderr.fileno()]
+    if overflowed:  # keep the first output_bytes, stdout first
+        out = out[: limits.output_bytes]
+        err = err[: max(0, limits.output_bytes - len(out))]
+    return Outcome(bytes(out), bytes(err), timed_out, overflowed)
+
+
+def _kill_tree(process: subprocess.Popen[bytes], group: cgroups.TaskGroup | None) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    if group is not None:
+        group.kill_all()
+
+
+def _result(
+    backend: str,
+    code: int,
+    outcome: Outcome,
+    memory_hit: bool,
+    started: float,
+    has_group: bool,
+) -> SandboxResult:
+    signalled = -code if code < 0 else code - 128 if code > 128 else 0
+    status, limit = "ok", None
+    if outcome.timed_out:
+        status, limit = "timeout", "wall"
+    elif outcome.overflowed:
+        status, limit = "killed", "output"
+    elif signalled == signal.SIGXCPU:
+        status, limit = "killed", "cpu"
+    elif memory_hit or b"MemoryError" in outcome.stderr[-4096:]:
+        status, limit = "killed", "memory"
+    elif signalled in (signal.SIGKILL, signal.SIGXFSZ):
+        status, limit = "killed", "signal"
+    return SandboxResult(
+        status,  # type: ignore[arg-type]
+        backend,
+        exit_code=code,
+        stdout=outcome.stdout,
+        stderr=outcome.stderr,
+        truncated=outcome.overflowed,
+        limit=limit,
+        seconds=round(time.monotonic() - started, 4),
+        details={"cgroup": "yes" if has_group else "no"},
+    )
