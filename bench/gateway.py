@@ -43,15 +43,12 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-import copier
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: make `bench.*` importable
 
+from bench.project import ENV_PREFIX, PROJECT, generate, project_env  # noqa: E402
 from bench.report import write_section  # noqa: E402
-from bench.snapshot import git_snapshot  # noqa: E402
 
-PROJECT, ENV_PREFIX = "bench-service", "BENCH_SERVICE_"  # package: bench_service
 PATH, BODY = "/notes/list-notes", b'{"limit": 1}'
 CONNECTIONS, THREADS = 150, 2
 RATIO_TARGET, AUDIT_TARGET = 0.5, 20_000
@@ -180,14 +177,6 @@ wrk.headers["Authorization"] = "Bearer {key}"
 """
 
 
-def project_env() -> dict[str, str]:
-    """A user's shell in the project: uv, no outer venv, no stray service settings."""
-    prefixes = ("VIRTUAL_ENV", "UV_", ENV_PREFIX)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
-    env["UV_PYTHON_DOWNLOADS"] = "never"
-    return env
-
-
 def require_wrk() -> str:
     found = shutil.which("wrk")
     if found is None:
@@ -209,19 +198,8 @@ class Setup:
 
 def prepare(work: Path) -> Setup:
     """Generate and sync the project, provision its keys and issue an admin API key."""
-    template = git_snapshot(ROOT, work / "template")
-    project = work / PROJECT
-    copier.run_copy(
-        str(template),
-        project,
-        data={"project_name": PROJECT},
-        defaults=True,
-        unsafe=True,
-        vcs_ref="HEAD",
-        quiet=True,
-    )
+    project = generate(work)
     env = project_env()
-    subprocess.run(["uv", "sync", "--quiet"], cwd=project, check=True, env=env)
     driver = work / "driver.py"
     driver.write_text(DRIVER, encoding="utf-8")
     python = str(project / ".venv" / "bin" / "python")

@@ -42,6 +42,8 @@ class Runtime:
         if self.pool is not None:
             self.pool.close()
             self.pool = None
+        if self.sandbox is not None:
+            self.sandbox.close()
         for connection in self.databases.values():
             connection.close()
         self.databases.clear()

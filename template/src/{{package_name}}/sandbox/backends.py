@@ -39,6 +39,7 @@ class Placement:
     uid: int | None
     workspace: Path | None
     network: bool = False
+    gated: bool = False  # wait for a line on stdin before starting the sandbox proper
 
 
 def drop_privileges(uid: int | None) -> list[str]:
@@ -52,6 +53,12 @@ def drop_privileges(uid: int | None) -> list[str]:
         "--inh-caps=-all",
         "--bounding-set=-all",
     ]
+
+
+def gate(placement: Placement) -> list[str]:
+    """For a slot: everything up to here (cgroup, uid, rlimits) is done ahead of time;
+    the sandbox itself starts when the runner writes "go"."""
+    return ["/bin/sh", "-c", 'read -r _ && exec "$@"', "gate"] if placement.gated else []
 
 
 def rlimits(limits: Limits, uid: int | None) -> list[str]:
@@ -98,6 +105,7 @@ class Bwrap:
         command = [
             *drop_privileges(placement.uid),
             *rlimits(limits, placement.uid),
+            *gate(placement),
             "bwrap",
             "--unshare-all",
             "--unshare-user",
@@ -156,6 +164,7 @@ class Unshare:
         return [
             *drop_privileges(placement.uid),
             *rlimits(limits, placement.uid),
+            *gate(placement),
             "unshare",
             *namespaces,
             "--",
@@ -176,7 +185,8 @@ class Rlimits:
         return shutil.which("prlimit") is not None
 
     def wrap(self, argv: list[str], limits: Limits, placement: Placement) -> list[str]:
-        return [*drop_privileges(placement.uid), *rlimits(limits, placement.uid), *argv]
+        uid = placement.uid
+        return [*drop_privileges(uid), *rlimits(limits, uid), *gate(placement), *argv]
 
 
 BACKENDS: tuple[Backend, ...] = (Bwrap(), Unshare(), Rlimits())

@@ -83,24 +83,27 @@ class TaskGroup:
         except (OSError, ValueError):
             return False
 
-    def kill_all(self) -> None:
-        for _ in range(100):
+    def kill_all(self, wait: bool = True) -> None:
+        """SIGKILL every process in the cgroup; with `wait`, until it is empty."""
+        for _ in range(2000):
             pids = self.pids()
             if not pids:
                 return
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-            time.sleep(0.005)
+            if not wait:
+                return
+            time.sleep(0.0005)
 
     def remove(self) -> None:
         self.kill_all()
         for path in self.paths:
-            for _ in range(100):
+            for _ in range(2000):
                 try:
                     path.rmdir()
                     break
                 except FileNotFoundError:
                     break
-                except OSError:  # busy until the killed processes are reaped
-                    time.sleep(0.005)
+                except OSError:  # busy until the killed processes are gone
+                    time.sleep(0.0005)

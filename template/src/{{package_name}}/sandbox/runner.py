@@ -5,8 +5,17 @@ rlimits; `level: strict` accepts only bwrap and otherwise refuses every task), i
 cgroup of its own where one can be made (memory and process limits that hold across
 processes, and a list of every process it started). It feeds stdin, reads at most
 `output_bytes` of output (more is truncated, flagged, and stops the task), kills the
-whole tree at the wall time, and afterwards kills and reaps anything left: no zombies,
-no orphans. The backend in force is named in every result, never silently weaker.
+whole tree at the wall time or at the end, and then (in the janitor thread, off the
+caller's path; `settle()` waits for it) empties and removes the cgroup and reaps what
+is left: no zombies, no orphans. The backend in force is named in every result, never
+silently weaker.
+
+Joining a cgroup costs about 10 ms on cgroup v1 after an idle spell (the kernel waits
+for an RCU grace period), more than bwrap itself. So cold Python tasks take a *slot*
+when one is ready: a parked shell that has already joined a fresh task cgroup, dropped
+to the task's uid and set its rlimits, and waits for "go" before it execs the same
+bwrap and Python a cold task would (see `pool.py`). The sandbox and everything the
+task runs still start at dispatch.
 """
 
 from __future__ import annotations
@@ -15,21 +24,27 @@ import contextlib
 import ctypes
 import itertools
 import os
+import queue
 import selectors
 import shlex
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..core.periphery import SandboxResult
 from . import cgroups
 from .backends import BACKENDS, ENVIRONMENT, PYTHON, Backend, Placement
 from .limits import MIB, Limits, Policy
+
+if TYPE_CHECKING:
+    from .pool import WarmPool
 
 PERSISTENT_UID = 60999
 FIRST_UID = 61000
@@ -70,38 +85,68 @@ def become_subreaper() -> None:
 
 
 _started: set[int] = set()  # the tasks' own processes, reaped by their Popen objects
+_spawning = threading.Lock()  # a new task is in `_started` before anyone looks for leftovers
 
 
-def _orphans() -> list[int]:
-    """Our children that a task left behind: its helpers (bwrap's own processes) or any
-    process of a sandbox uid, but never a task that another thread is still running."""
+def _is_leftover(pid: int) -> bool:
+    """Is this child of ours something a task left behind (bwrap's inner process, or
+    any process of a sandbox uid), rather than another part of the service's?"""
+    entry = Path(f"/proc/{pid}")
+    try:
+        stat = (entry / "stat").read_text()
+        uid = entry.stat().st_uid
+    except OSError:
+        return False
+    name = stat[stat.index("(") + 1 : stat.rindex(")")]
+    return name in HELPERS or PERSISTENT_UID <= uid < FIRST_UID + UIDS
+
+
+def _children() -> list[int]:
     me, found = os.getpid(), []
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :]
-            if int(rest.split()[1]) != me:
-                continue
-            uid = entry.stat().st_uid
-        except (OSError, ValueError):
-            continue
-        pid = int(entry.name)
-        if pid not in _started and (name in HELPERS or PERSISTENT_UID <= uid < FIRST_UID + UIDS):
-            found.append(pid)
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = (entry / "stat").read_text()
+                if int(stat[stat.rindex(")") + 2 :].split()[1]) == me:
+                    found.append(int(entry.name))
     return found
 
 
-def reap_orphans(timeout: float = 1.0) -> None:
+def reap_orphans(timeout: float = 0.5) -> None:
+    """Kill and reap the leftovers re-parented to us (we are a subreaper), waiting a
+    little for those still on their way (bwrap's inner process exits after its outer)."""
     deadline = time.monotonic() + timeout
-    while (orphans := _orphans()) and time.monotonic() < deadline:
-        for pid in orphans:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-        time.sleep(0.002)
+    while True:
+        with _spawning:
+            leftovers = [p for p in _children() if p not in _started and _is_leftover(p)]
+            for pid in leftovers:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+        if not leftovers or time.monotonic() > deadline:
+            return
+        time.sleep(0.001)
+
+
+class Janitor:
+    """Tears finished tasks down off the caller's path: empties and removes their
+    cgroups and reaps leftovers. `settle()` waits until it has caught up."""
+
+    def __init__(self) -> None:
+        self.work: queue.Queue[Callable[[], None]] = queue.Queue()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            job = self.work.get()
+            try:
+                job()
+            finally:
+                self.work.task_done()
+
+    def settle(self) -> None:
+        self.work.join()
 
 
 @dataclass
@@ -118,15 +163,33 @@ class Sandbox:
         policy: Policy,
         backend: Backend | None = None,
         backends: Sequence[Backend] = BACKENDS,
+        slots: int = 1,
     ) -> None:
         self.policy = policy
         self.backend = backend or choose(policy.level, backends)
         self.cgroups = cgroups.available()
         become_subreaper()
+        self.slots: WarmPool | None = None
+        if self.cgroups and self.backend is not None and slots > 0:
+            from .pool import WarmPool
+
+            self.slots = WarmPool(self, slots, stage="cgroup")
 
     @property
     def backend_name(self) -> str:
         return self.backend.name if self.backend else "none"
+
+    def close(self) -> None:
+        """Stop the parked slots and finish every teardown."""
+        if self.slots is not None:
+            self.slots.close()
+            self.slots = None
+        self.settle()
+
+    def settle(self) -> None:
+        """Wait until every finished task is fully torn down (cgroup removed, leftovers
+        reaped); results are returned before that, as soon as the tree is killed."""
+        JANITOR.settle()
 
     def doctor(self) -> dict[str, str]:
         """What isolation is in force, for `<cli> sandbox doctor` and the docs."""
@@ -150,6 +213,9 @@ class Sandbox:
         network: bool = False,
         args: Sequence[str] = (),
     ) -> SandboxResult:
+        plain = (limits is None or limits == self.policy.limits) and not args
+        if self.slots is not None and plain and workspace is None and not network:
+            return self.slots.run(source, stdin)
         argv = [PYTHON, "-I", "-S", "-c", source, *args]
         return self.run(argv, stdin, limits, workspace, network)
 
@@ -172,8 +238,11 @@ class Sandbox:
         limits: Limits | None = None,
         workspace: Path | None = None,
         network: bool = False,
+        gated: bool = False,
     ) -> Task | SandboxResult:
-        """Start a task that waits for its stdin; `Task.finish` feeds it and collects."""
+        """Start a task that waits for its stdin; `Task.finish` feeds it and collects.
+        `gated`: join the cgroup, drop the uid and set the rlimits, then wait for a line
+        on stdin before starting the sandbox itself (a slot: see the module's docstring)."""
         limits = limits or self.policy.limits
         if self.backend is None:
             return SandboxResult(
@@ -185,7 +254,8 @@ class Sandbox:
             workspace = scratch = Path(tempfile.mkdtemp(prefix="sandbox-"))
         if workspace is not None and uid is not None:
             os.chown(workspace, uid, uid)
-        command = self.backend.wrap(argv, limits, Placement(uid, workspace, network))
+        placement = Placement(uid, workspace, network, gated)
+        command = self.backend.wrap(argv, limits, placement)
         group = None
         if self.cgroups:
             group = cgroups.TaskGroup(limits.memory_mb * MIB, limits.processes)
@@ -193,20 +263,21 @@ class Sandbox:
             joins = " && ".join(f"echo $$ > {shlex.quote(f)}" for f in group.procs_files)
             command = ["/bin/sh", "-c", f'{joins} && exec "$@"', "sandbox", *command]
         try:
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=dict(ENVIRONMENT),
-                cwd=workspace or "/",
-                start_new_session=True,
-            )
+            with _spawning:
+                process = subprocess.Popen(
+                    command,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=dict(ENVIRONMENT),
+                    cwd=workspace or "/",
+                    start_new_session=True,
+                )
+                _started.add(process.pid)
         except OSError as error:
             if group is not None:
                 group.remove()
             return SandboxResult("error", self.backend.name, reason=f"cannot start: {error}")
-        _started.add(process.pid)
         return Task(self.backend.name, process, limits, group, scratch)
 
 
@@ -221,29 +292,40 @@ class Task:
     scratch: Path | None
 
     def finish(self, stdin: bytes) -> SandboxResult:
-        """Feed stdin, collect output within the limits, then leave nothing behind."""
+        """Feed stdin and collect output within the limits; the process tree is killed
+        before this returns, its teardown finishes in the janitor."""
         started = time.monotonic()  # wall time counts from here, not from a warm start
         try:
             outcome = _communicate(self.process, stdin, self.limits, started)
         finally:
-            code = self.discard()
+            code = self._stop()
         memory_hit = self.group.hit_memory_limit() if self.group is not None else False
-        if self.group is not None:
-            self.group.remove()
+        JANITOR.work.put(self._tidy)
         return _result(self.backend, code, outcome, memory_hit, started, self.group is not None)
 
-    def discard(self) -> int:
-        """Kill whatever is left of the task and reap it; returns its exit status."""
+    def discard(self) -> None:
+        """Kill an unused task (a pool worker that was never given work)."""
+        self._stop()
+        JANITOR.work.put(self._tidy)
+
+    def _stop(self) -> int:
         _kill_tree(self.process, self.group)  # before reaping: its pid cannot be reused yet
         code = self.process.wait()
         _started.discard(self.process.pid)
-        reap_orphans()
         for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
             if stream is not None:
                 stream.close()
+        return code
+
+    def _tidy(self) -> None:
+        if self.group is not None:
+            self.group.remove()  # kills and waits for anything still in the cgroup
+        reap_orphans()
         if self.scratch is not None:
             shutil.rmtree(self.scratch, ignore_errors=True)
-        return code
+
+
+JANITOR = Janitor()
 
 
 def _communicate(
@@ -305,7 +387,7 @@ def _kill_tree(process: subprocess.Popen[bytes], group: cgroups.TaskGroup | None
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
     if group is not None:
-        group.kill_all()
+        group.kill_all(wait=False)
 
 
 def _result(
