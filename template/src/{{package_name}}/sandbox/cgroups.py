@@ -30,8 +30,19 @@ def _bases() -> list[Path]:
     return [ROOT / "memory" / PARENT, ROOT / "pids" / PARENT]
 
 
+def sweep_stale() -> None:
+    """Remove the task cgroups of processes that are gone (a crash, or parked slots that
+    died with their service): each is named after the pid that made it."""
+    for base in _bases():
+        for group in base.glob("task-*"):
+            owner = group.name.split("-")[1]
+            if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+                with contextlib.suppress(OSError):  # not empty: something still runs
+                    group.rmdir()
+
+
 def available() -> bool:
-    """Can this process make a cgroup per task?"""
+    """Can this process make a cgroup per task? (Also sweeps stale ones away.)"""
     try:
         for base in _bases():
             base.mkdir(exist_ok=True)
@@ -40,6 +51,7 @@ def available() -> bool:
             probe.rmdir()
         if _v2():
             (ROOT / PARENT / "cgroup.subtree_control").write_text("+memory +pids")
+        sweep_stale()
         return True
     except OSError:
         return False
