@@ -21,11 +21,10 @@ def read(path: Path) -> dict[str, Any]:
 
 def answers(blueprint: dict[str, Any]) -> dict[str, Any]:
     """The copier answers that the blueprint decides."""
-    decided: dict[str, Any]
     port: Any = blueprint
     for key in PORT_KEY:
         port = port[key]
-    decided = {"cells": list(blueprint["cells"]), "http_port": port}
+    decided: dict[str, Any] = {"cells": list(blueprint["cells"]), "http_port": port}
     if "roles" in blueprint:
         decided["roles"] = {role: list(spec["grants"]) for role, spec in blueprint["roles"].items()}
     return decided

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from .settings import ENV_PREFIX, Settings
@@ -43,26 +44,39 @@ def write_private(path: Path, text: str) -> None:
     os.replace(scratch, path)
 
 
+def provision(
+    settings: Settings, variable: str, path: Path | None, what: str, fresh: Callable[[], str]
+) -> tuple[str, str]:
+    """The text of a secret and where it came from: the environment variable, else the
+    file, else `fresh()` text, written to the file in dev and kept in memory when
+    nothing is persisted (no keys folder). In prod a missing secret is an error."""
+    text = os.environ.get(variable, "")
+    if text:
+        return text, variable
+    if path is not None and path.exists():
+        return path.read_text(encoding="utf-8"), str(path)
+    if path is None:  # nothing is persisted, so a secret of this process's own will do
+        return fresh(), "this process"
+    if settings.env == "prod":
+        raise MissingKeyError(f"no {what}: set {variable} or provide {path}")
+    text = fresh()
+    write_private(path, text)
+    return text, str(path)
+
+
 def load_key(settings: Settings, name: str) -> bytes:
     """The secret `name`: from the environment, the key file, or (dev, tests) new."""
-    value = os.environ.get(env_name(name), "")
-    path = key_path(settings, name)
-    if not value and path is not None and path.exists():
-        value = path.read_text(encoding="utf-8").strip()
-    if value:
-        try:
-            key = bytes.fromhex(value)
-        except ValueError:
-            raise MissingKeyError(
-                f"the {name} key is not hex ({env_name(name)} or {path})"
-            ) from None
-        if len(key) < KEY_BYTES:
-            raise MissingKeyError(f"the {name} key must be at least {KEY_BYTES} bytes")
-        return key
-    if path is None:  # nothing is persisted, so a key of this process's own will do
-        return secrets.token_bytes(KEY_BYTES)
-    if settings.env == "prod":
-        raise MissingKeyError(f"no {name} key: set {env_name(name)} or provide {path}")
-    key = secrets.token_bytes(KEY_BYTES)
-    write_private(path, key.hex() + "\n")
+    text, origin = provision(
+        settings,
+        env_name(name),
+        key_path(settings, name),
+        f"{name} key",
+        lambda: secrets.token_hex(KEY_BYTES) + "\n",
+    )
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        raise MissingKeyError(f"the {name} key in {origin} is not hex") from None
+    if len(key) < KEY_BYTES:
+        raise MissingKeyError(f"the {name} key must be at least {KEY_BYTES} bytes")
     return key

@@ -1,8 +1,9 @@
 """Data key rotation: re-encrypt every stored record under a new data key, losing nothing.
 
 The order makes every step safe to interrupt:
-1. open every record of every cell database with the current keyring (read only), so a
-   wrong or missing key stops the rotation before anything is written;
+1. open every record of every cell database with the current keyring and seal it under
+   a new key, in memory, so a wrong or missing key stops the rotation before anything
+   is written;
 2. save the keyring with the new key added and made active (old keys still there);
 3. re-encrypt each cell's records in one transaction per cell;
 4. save the keyring with only the new key.
@@ -28,13 +29,13 @@ def rotate_data_key(settings: Settings) -> tuple[str, int]:
         for path in sorted(settings.data_dir.glob("*.sqlite3"))
     ]
     try:
-        for store in stores:
-            store.reseal(current, dry_run=True)
         rotated = current.with_new_active_key()
+        batches = [(store, store.resealed(rotated)) for store in stores]  # reads only
         save_keyring(settings, rotated)
-        count = sum(store.reseal(rotated) for store in stores)
+        for store, resealed in batches:
+            store.write_resealed(resealed, rotated)
         save_keyring(settings, rotated.only_active())
     finally:
         for store in stores:
             store.database.close()
-    return rotated.active, count
+    return rotated.active, sum(len(resealed) for _, resealed in batches)

@@ -21,7 +21,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .keyfiles import KEY_BYTES, MissingKeyError, write_private
+from .keyfiles import KEY_BYTES, provision, write_private
 from .settings import ENV_PREFIX, Settings
 
 KEYRING_ENV = f"{ENV_PREFIX}DATA_KEYRING"
@@ -117,19 +117,14 @@ def keyring_path(settings: Settings) -> Path | None:
 
 def load_keyring(settings: Settings) -> Keyring:
     """The data keyring: from the environment, the keyring file, or (dev, tests) new."""
-    text = os.environ.get(KEYRING_ENV, "")
-    if text:
-        return Keyring.from_json(text, KEYRING_ENV)
-    path = keyring_path(settings)
-    if path is not None and path.exists():
-        return Keyring.from_json(path.read_text(encoding="utf-8"), str(path))
-    if path is None:  # nothing is persisted, so a keyring of this process's own will do
-        return Keyring.fresh()
-    if settings.env == "prod":
-        raise MissingKeyError(f"no data keyring: set {KEYRING_ENV} or provide {path}")
-    keyring = Keyring.fresh()
-    write_private(path, keyring.to_json())
-    return keyring
+    text, origin = provision(
+        settings,
+        KEYRING_ENV,
+        keyring_path(settings),
+        "data keyring",
+        lambda: Keyring.fresh().to_json(),
+    )
+    return Keyring.from_json(text, origin)
 
 
 def save_keyring(settings: Settings, keyring: Keyring) -> Path:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from .sealing import Keyring, Sealed
 
+Resealed = tuple[str, bytes, bytes, str, str]  # key id, nonce, ciphertext, collection, key
+
 RECORDS_TABLE = """
 CREATE TABLE IF NOT EXISTS sealed_records (
     collection TEXT NOT NULL,
@@ -89,19 +91,21 @@ class Records:
         for collection, key, *sealed in rows:
             self.keyring.open(Sealed(*sealed), self._label(collection, key))
 
-    def reseal(self, new: Keyring, dry_run: bool = False) -> int:
-        """Re-encrypt every record under `new`'s active key, in one transaction. Every
-        record is opened first, so one that does not open changes nothing."""
+    def resealed(self, new: Keyring) -> list[Resealed]:
+        """Every record re-encrypted under `new`'s active key, ready to write; reading
+        them opens each one, so a wrong or missing key fails here, before any write."""
         rows = self.database.execute(
             "SELECT collection, key, key_id, nonce, ciphertext FROM sealed_records"
         ).fetchall()
-        resealed: list[tuple[str, bytes, bytes, str, str]] = []
+        resealed: list[Resealed] = []
         for collection, key, *sealed in rows:
             label = self._label(collection, key)
             fresh = new.seal(self.keyring.open(Sealed(*sealed), label), label)
             resealed.append((fresh.key_id, fresh.nonce, fresh.ciphertext, collection, key))
-        if dry_run:
-            return len(resealed)
+        return resealed
+
+    def write_resealed(self, resealed: list[Resealed], new: Keyring) -> None:
+        """Replace the records with `resealed`, in one transaction."""
         self.database.execute("BEGIN IMMEDIATE")
         try:
             self.database.executemany(
@@ -114,4 +118,3 @@ class Records:
             raise
         self.database.execute("COMMIT")
         self.keyring = new
-        return len(resealed)

@@ -41,7 +41,7 @@ from .apikeys import ApiKeys
 from .audit import AuditLog
 from .authn import Authenticator
 from .correlation import CorrelationIdMiddleware
-from .guard import Decision, Guard
+from .guard import Endpoint, Guard
 from .limits import BodyLimit, InFlightLimit, SecurityHeaders, Timeout
 from .metrics import GatewayMetrics
 from .openapi import openapi_document
@@ -50,62 +50,35 @@ from .problems import http_problem, last_resort, problem
 from .ratelimit import RateLimits
 from .routes import GatewayRoute, route_table
 
-Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
 
 def message_endpoint(runtime: Runtime, guard: Guard, route: GatewayRoute) -> Endpoint:
     """An endpoint that guards, parses the body into the route's message, and sends it."""
-    message_type, capability = route.message_type, route.capability or ""
+    message_type = route.message_type
     dispatch: Callable[[Any], Awaitable[Any]] = (
         runtime.bus.ask if kind_of(message_type) == "query" else runtime.bus.send
     )
-    name = message_type.__name__
 
-    async def endpoint(request: Request) -> Response:
-        decision = Decision(capability, name, client_address(request))
-        async with guard.audited(request, decision) as status:
-            response = guard.admit(request, decision, route.strict_limit)
-            if response is None:
-                response = await _answer(request, runtime, dispatch, message_type)
-            status[0] = response.status_code
-            return response
+    async def answer(request: Request) -> Response:
+        try:
+            message = runtime.codec.parse(message_type, await request.body())
+        except ValidationError as error:
+            errors = error.errors(include_url=False, include_context=False, include_input=False)
+            return problem(request, 422, "The request body does not match.", errors=errors)
+        try:
+            result = await dispatch(message)
+        except Rejected as refusal:
+            return problem(request, 422, str(refusal))
+        return JSONResponse(runtime.codec.to_jsonable(result))
 
-    endpoint.__name__ = name
-    return endpoint
-
-
-async def _answer(
-    request: Request,
-    runtime: Runtime,
-    dispatch: Callable[[Any], Awaitable[Any]],
-    message_type: type[Any],
-) -> Response:
-    body = await request.body()
-    try:
-        message = runtime.codec.parse(message_type, body)
-    except ValidationError as error:
-        errors = error.errors(include_url=False, include_context=False, include_input=False)
-        return problem(request, 422, "The request body does not match.", errors=errors)
-    try:
-        result = await dispatch(message)
-    except Rejected as refusal:
-        return problem(request, 422, str(refusal))
-    return JSONResponse(runtime.codec.to_jsonable(result))
+    capability = route.capability or ""
+    return guard.protect(capability, message_type.__name__, answer, route.strict_limit)
 
 
 def metrics_endpoint(guard: Guard, gauges: GatewayMetrics) -> Endpoint:
-    async def endpoint(request: Request) -> Response:
-        decision = Decision(metrics.CAPABILITY, "metrics", client_address(request))
-        async with guard.audited(request, decision) as status:
-            response = guard.admit(request, decision, strict=False) or gauges.response()
-            status[0] = response.status_code
-            return response
+    async def answer(request: Request) -> Response:
+        return gauges.response()
 
-    return endpoint
+    return guard.protect(metrics.CAPABILITY, "metrics", answer)
 
 
 def observed(endpoint: Endpoint, path: str, gauges: GatewayMetrics) -> Endpoint:

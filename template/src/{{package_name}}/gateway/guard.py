@@ -4,7 +4,7 @@
 2. rate-limit per principal, or per client address when authentication failed (429);
 3. authorise: does the principal's role grant the route's capability? (403).
 
-Whatever happens next, `audited` writes one entry before the response leaves: who
+Whatever happens next, `protect` writes one entry before the response leaves: who
 (principal, role, method, client), what (capability, message), the outcome and status,
 the latency, and the correlation id. It never holds a credential: principals are key
 ids and JWT subjects, and refusal reasons are fixed strings.
@@ -13,8 +13,7 @@ ids and JWT subjects, and refusal reasons are fixed strings.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +25,8 @@ from .authn import ANONYMOUS, AuthenticationFailed, Authenticator, Principal
 from .policy import Policy
 from .problems import problem
 from .ratelimit import RateLimits
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass
@@ -73,30 +74,44 @@ class Guard:
         refusal.headers["retry-after"] = str(wait)
         return refusal
 
-    @asynccontextmanager
-    async def audited(self, request: Request, decision: Decision) -> AsyncIterator[list[int]]:
-        """Yields a one-item list for the status; appends the entry on the way out, even
-        when the handler fails or the request is cancelled (timeout)."""
-        started = time.perf_counter()
-        status = [500]
-        try:
-            yield status
-        except BaseException:
-            decision.fields.setdefault("outcome", "error")
-            raise
-        finally:
-            principal = decision.principal
-            self.audit.append(
-                event="request",
-                principal=principal.id if principal else ANONYMOUS,
-                role=principal.role if principal else None,
-                auth=principal.method if principal else None,
-                client=decision.client,
-                capability=decision.capability,
-                message=decision.message,
-                outcome=decision.fields.pop("outcome", "allowed"),
-                status=status[0],
-                latency_ms=round((time.perf_counter() - started) * 1000, 3),
-                correlation_id=request.scope.get("state", {}).get("correlation_id", ""),
-                **decision.fields,
-            )
+    def protect(
+        self, capability: str, message: str, answer: Endpoint, strict: bool = False
+    ) -> Endpoint:
+        """An endpoint that admits the request, then lets `answer` respond; the audit
+        entry is written before the response leaves, even when `answer` fails or the
+        request is cancelled (timeout)."""
+
+        async def endpoint(request: Request) -> Response:
+            started = time.perf_counter()
+            client = request.client.host if request.client else "unknown"
+            decision = Decision(capability, message, client)
+            status = 500
+            try:
+                response = self.admit(request, decision, strict) or await answer(request)
+                status = response.status_code
+                return response
+            except BaseException:
+                decision.fields.setdefault("outcome", "error")
+                raise
+            finally:
+                self._record(request, decision, status, time.perf_counter() - started)
+
+        endpoint.__name__ = message
+        return endpoint
+
+    def _record(self, request: Request, decision: Decision, status: int, seconds: float) -> None:
+        principal = decision.principal
+        self.audit.append(
+            event="request",
+            principal=principal.id if principal else ANONYMOUS,
+            role=principal.role if principal else None,
+            auth=principal.method if principal else None,
+            client=decision.client,
+            capability=decision.capability,
+            message=decision.message,
+            outcome=decision.fields.pop("outcome", "allowed"),
+            status=status,
+            latency_ms=round(seconds * 1000, 3),
+            correlation_id=request.scope.get("state", {}).get("correlation_id", ""),
+            **decision.fields,
+        )

@@ -26,9 +26,6 @@ class Limits:
     open_files: int = 64
     output_bytes: int = 65_536
 
-    def replace(self, **changes: Any) -> Limits:
-        return Limits(**{**self.__dict__, **changes})
-
 
 @dataclass(frozen=True)
 class Policy:

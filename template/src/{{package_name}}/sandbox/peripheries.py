@@ -16,6 +16,7 @@ import json
 import os
 import stat
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -121,7 +122,7 @@ class Peripheries:
             self.sandbox.run_python,
             FETCHER,
             stdin,
-            limits.replace(output_bytes=limits.output_bytes + 4096),
+            replace(limits, output_bytes=limits.output_bytes + 4096),
             None,
             True,
         )

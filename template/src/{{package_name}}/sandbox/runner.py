@@ -88,27 +88,21 @@ _started: set[int] = set()  # the tasks' own processes, reaped by their Popen ob
 _spawning = threading.Lock()  # a new task is in `_started` before anyone looks for leftovers
 
 
-def _is_leftover(pid: int) -> bool:
-    """Is this child of ours something a task left behind (bwrap's inner process, or
-    any process of a sandbox uid), rather than another part of the service's?"""
-    entry = Path(f"/proc/{pid}")
-    try:
-        stat = (entry / "stat").read_text()
-        uid = entry.stat().st_uid
-    except OSError:
-        return False
-    name = stat[stat.index("(") + 1 : stat.rindex(")")]
-    return name in HELPERS or PERSISTENT_UID <= uid < FIRST_UID + UIDS
-
-
-def _children() -> list[int]:
+def _leftovers() -> list[int]:
+    """Our children that a task left behind (bwrap's inner process, or any process of a
+    sandbox uid), never another part of the service's, nor a task still running."""
     me, found = os.getpid(), []
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                stat = (entry / "stat").read_text()
-                if int(stat[stat.rindex(")") + 2 :].split()[1]) == me:
-                    found.append(int(entry.name))
+        if not entry.name.isdigit() or int(entry.name) in _started:
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = (entry / "stat").read_text()
+            name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") :]
+            if int(rest.split()[2]) != me:
+                continue
+            uid = entry.stat().st_uid
+            if name in HELPERS or PERSISTENT_UID <= uid < FIRST_UID + UIDS:
+                found.append(int(entry.name))
     return found
 
 
@@ -118,7 +112,7 @@ def reap_orphans(timeout: float = 0.5) -> None:
     deadline = time.monotonic() + timeout
     while True:
         with _spawning:
-            leftovers = [p for p in _children() if p not in _started and _is_leftover(p)]
+            leftovers = _leftovers()
             for pid in leftovers:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
