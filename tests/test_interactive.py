@@ -42,6 +42,7 @@ def test_an_interactive_run_shows_help_and_takes_typed_answers(tmp_path: Path) -
             "Oldest Python the project supports",
             "The cells",
             "Who may do what",
+            "Cells that run as workers",
         ):
             child.expect(help_text)
             child.send("\r")
@@ -60,6 +61,7 @@ def test_an_interactive_run_shows_help_and_takes_typed_answers(tmp_path: Path) -
     assert answers["http_port"] == 9090
     assert answers["cells"] == ["notes"]
     assert answers["roles"] == {"admin": ["*"], "member": ["*.read", "*.write"]}
+    assert answers["placements"] == {}
     assert answers["license"] == "MIT"
     assert "port: int = 9090" in (destination / "src/shop_api/core/settings.py").read_text()
     assert_hygienic(destination)

@@ -14,7 +14,15 @@ from cellforge_hooks.state import rendered_name, template_files
 from .conftest import TEMPLATE
 
 SKELETON_OUTPUTS = ("src/{package}/cells/{cell}/", "tests/cells/test_{cell}_cell.py")
-DERIVED = {"docs/architecture.md", ".importlinter", ".cellforge-state.json"}
+DERIVED = {
+    "docs/architecture.md",
+    "docs/distribution.md",
+    "docs/asyncapi.json",
+    "docs/runbooks/promote-cell.md",
+    "docs/runbooks/demote-cell.md",
+    ".importlinter",
+    ".cellforge-state.json",
+}
 
 
 def copier_config() -> dict[str, object]:

@@ -22,6 +22,7 @@ QUESTIONS = (
     "python_version",
     "cells",
     "roles",
+    "placements",
     "http_port",
     "license",
 )
@@ -94,6 +95,9 @@ BAD_ANSWERS = [
     ({"roles": {"admin": "*"}}, "non-empty list of capabilities"),
     ({"roles": {"Admin": ["*"]}}, "lowercase name"),
     ({"roles": {"admin": ["notes"]}}, "not a capability"),
+    ({"placements": ["notes"]}, "YAML mapping of cell -> transport"),
+    ({"placements": {"billing": "redis"}}, "not one of the cells"),
+    ({"placements": {"notes": "kafka"}}, "use redis or nats"),
     ({"http_port": 80}, "between 1024 and 65535"),
     ({"http_port": 70000}, "between 1024 and 65535"),
     ({"license": "GPL-3.0"}, "Invalid choice"),

@@ -24,7 +24,23 @@ def answers(blueprint: dict[str, Any]) -> dict[str, Any]:
     port: Any = blueprint
     for key in PORT_KEY:
         port = port[key]
-    decided: dict[str, Any] = {"cells": list(blueprint["cells"]), "http_port": port}
+    cells = blueprint["cells"]
+    decided: dict[str, Any] = {
+        "cells": list(cells),
+        "http_port": port,
+        "placements": worker_placements(cells),
+    }
     if "roles" in blueprint:
         decided["roles"] = {role: list(spec["grants"]) for role, spec in blueprint["roles"].items()}
     return decided
+
+
+def worker_placements(cells: dict[str, Any]) -> dict[str, str]:
+    """cell -> transport for the cells placed `{worker: redis|nats}`; in-process ones are
+    the default and not listed."""
+    placed: dict[str, str] = {}
+    for name, spec in cells.items():
+        placement = (spec or {}).get("placement")
+        if isinstance(placement, dict):
+            placed[name] = placement["worker"]
+    return placed

@@ -1,10 +1,12 @@
 """Refresh the files a generated project derives from its cell registry.
 
-`docs/architecture.md` and `.importlinter` are produced by the project's own code
-(`<package>.core.architecture`), so there is exactly one generator. Here it runs in the
-interpreter that runs copier, with the project's `src/` on `sys.path`: that generator
-and the cells' declarations import only the standard library, so no virtualenv and no
-network are needed during `copier copy`.
+`docs/architecture.md`, the other generated docs (`docs/distribution.md`,
+`docs/asyncapi.json`, `docs/runbooks/`) and `.importlinter` are produced by the project's
+own code (`<package>.core.architecture`), so there is exactly one generator. Here it runs
+in the interpreter that runs copier, with the project's `src/` on `sys.path`: that
+generator and the cells' declarations import only the standard library and pydantic
+(which copier itself depends on), so no virtualenv and no network are needed during
+`copier copy`.
 
 If the project's code cannot be imported here (a cell that imports a third-party
 package at module level, say), the files are left alone and the user is told to run
@@ -41,7 +43,7 @@ def refresh(project: Path, package: str) -> list[Path] | None:
             written: list[Path] = architecture.write_artifacts(project)
     except Exception as error:  # any failure in user code must not abort the copy
         print(
-            f"cellforge: could not refresh docs/architecture.md and .importlinter ({error!r}); "
+            f"cellforge: could not refresh the generated docs and .importlinter ({error!r}); "
             "run `uv run <cli> explain` in the project",
             file=sys.stderr,
         )

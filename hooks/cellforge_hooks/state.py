@@ -31,8 +31,9 @@ def rendered_name(template_path: str, package: str) -> str:
     """Where a file of `template/` lands in the project (a conditional name: its NAME)."""
     relative = template_path.removesuffix(".jinja").replace("{{package_name}}", package)
     relative = relative.replace("{{_copier_conf.answers_file}}", ".copier-answers.yml")
-    if "{%" in relative:  # `{% if x %}NAME{% endif %}`
-        relative = relative.split("%}", 1)[1].split("{%", 1)[0]
+    if "{%" in relative:  # `folder/{% if x %}NAME{% endif %}`
+        folder, _, condition = relative.partition("{%")
+        relative = folder + condition.split("%}", 1)[1].split("{%", 1)[0]
     return relative
 
 

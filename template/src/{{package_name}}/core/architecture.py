@@ -12,6 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..ops.runbooks import documents as runbook_documents
+from ..ops.triggers import render_distribution
+from .asyncapi import render_asyncapi
 from .catalog import load_registry
 from .cells import Registry
 from .imports import area_edges
@@ -158,6 +161,9 @@ def artifacts(root: Path) -> list[Artifact]:
     return [
         Artifact(root / "docs" / "architecture.md", render_architecture(registry, edges)),
         Artifact(root / ".importlinter", render_contracts(registry, PACKAGE, top_level_modules())),
+        Artifact(root / "docs" / "distribution.md", render_distribution()),
+        Artifact(root / "docs" / "asyncapi.json", render_asyncapi(registry, root)),
+        *(Artifact(path, text) for path, text in runbook_documents(root)),
     ]
 
 

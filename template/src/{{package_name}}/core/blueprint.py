@@ -92,6 +92,8 @@ def _fix_for(error: ValidationError) -> str:
     kind, value = error.validator, error.validator_value
     if error.absolute_path and error.absolute_path[0] == "roles":
         return _role_fix(error)
+    if list(error.absolute_path)[-1:] == ["placement"] or "placement" in error.schema_path:
+        return 'use "in-process", {worker: redis} or {worker: nats}'
     if kind == "additionalProperties":
         allowed = ", ".join(_allowed_keys(error))
         return f"remove the key or correct its spelling (allowed: {allowed})"

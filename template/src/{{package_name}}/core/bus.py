@@ -88,29 +88,37 @@ class Bus:
     async def publish(self, event: Event) -> None:
         await self._call(event)
 
+    async def deliver(self, event: Event) -> int:
+        """`publish`, telling how many subscribers failed (the outbox keeps the event
+        for another try then; subscribers in units skip what they already did)."""
+        failed: int = await self._call(event)
+        return failed
+
     def handles(self, message_type: type[Message]) -> bool:
         return message_type in self._handlers
 
     async def _dispatch(self, message: Message) -> Any:
         if isinstance(message, Event):
-            await self._deliver(message)
-            return None
+            return await self._deliver(message)
         handler = self._handlers.get(type(message))
         if handler is None:
             raise NoHandlerError(f"no cell handles {type(message).__name__}")
         return await handler(message)
 
-    async def _deliver(self, event: Event) -> None:
+    async def _deliver(self, event: Event) -> int:
+        failed = 0
         # A copy: a subscriber added while this event is delivered gets the next one.
         for subscriber in tuple(self._subscribers.get(type(event), ())):
             try:
                 await subscriber(event)
             except Exception:
+                failed += 1
                 log.exception(
                     "subscriber %s failed on %s; other subscribers still run",
                     getattr(subscriber, "__qualname__", subscriber),
                     type(event).__name__,
                 )
+        return failed
 
 
 def _link(layer: Middleware, call_next: CallNext) -> CallNext:

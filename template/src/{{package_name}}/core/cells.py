@@ -50,7 +50,7 @@ class Wiring:
 
 
 Setup = Callable[[CellContext], Wiring]
-Storage = tuple[sqlite3.Connection, "Records"]
+Wrap = Callable[["Cell", type[Message], Handler, str], Handler]
 
 
 @dataclass(frozen=True)
@@ -169,12 +169,21 @@ class Registry:
         """The stable wire name of a message type: `<owner cell>.<ClassName>`."""
         return f"{self.owner_of(message_type).name}.{message_type.__name__}"
 
-    def wire(self, bus: Bus, open_storage: Callable[[str], Storage]) -> None:
-        """Call each cell's setup and connect its handlers and subscribers to the bus."""
-        for cell in self:
-            database, records = open_storage(cell.name)
-            view = CellBus(bus, cell.name, cell.capabilities)
-            wiring = cell.setup(CellContext(bus=view, database=database, records=records))
+    def wire(
+        self,
+        bus: Bus,
+        open_context: Callable[[Cell], CellContext],
+        local: Iterable[str] | None = None,
+        wrap: Wrap | None = None,
+    ) -> dict[str, Wiring]:
+        """Call the setup of each local cell (all by default) and connect its handlers and
+        subscribers to the bus, each passed through `wrap(cell, message type, handler, key)`
+        first (the unit of work; `key` names the handler stably across processes).
+        Returns each cell's wiring as connected."""
+        wired: dict[str, Wiring] = {}
+        names = set(self._cells) if local is None else set(local)
+        for cell in (cell for cell in self if cell.name in names):
+            wiring = cell.setup(open_context(cell))
             missing = set(cell.handles) - set(wiring.handlers)
             undeclared = set(wiring.handlers) - set(cell.handles)
             if missing or undeclared:
@@ -182,16 +191,31 @@ class Registry:
                     f"cell {cell.name!r}: handlers do not match its declaration "
                     f"(missing {_names(missing)}, undeclared {_names(undeclared)})"
                 )
-            for message_type, handler in wiring.handlers.items():
-                bus.handle(message_type, handler)
-            for event_type, handlers in wiring.subscribers.items():
+            for event_type in wiring.subscribers:
                 if event_type not in cell.subscribes:
                     raise CellDeclarationError(
                         f"cell {cell.name!r} subscribes to {event_type.__name__} "
                         "without declaring it in `subscribes`"
                     )
+            if wrap is not None:
+                wiring = _wrapped(cell, wiring, wrap)
+            for message_type, handler in wiring.handlers.items():
+                bus.handle(message_type, handler)
+            for event_type, handlers in wiring.subscribers.items():
                 for handler in handlers:
                     bus.subscribe(event_type, handler)
+            wired[cell.name] = wiring
+        return wired
+
+
+def _wrapped(cell: Cell, wiring: Wiring, wrap: Wrap) -> Wiring:
+    return Wiring(
+        handlers={m: wrap(cell, m, h, m.__name__) for m, h in wiring.handlers.items()},
+        subscribers={
+            e: [wrap(cell, e, h, f"{e.__name__}:{index}") for index, h in enumerate(hs)]
+            for e, hs in wiring.subscribers.items()
+        },
+    )
 
 
 def kebab(name: str) -> str:

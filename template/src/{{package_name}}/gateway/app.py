@@ -9,11 +9,14 @@ guarded request leaves one audit entry, written before its response is sent. Eve
 is a problem document (`gateway.problems`) carrying the request's correlation id.
 
 Besides the message routes: `GET /healthz` (public), `GET /openapi.json` (public, the
-schema of every route) and `GET /metrics` (the `ops.metrics` capability).
+schema of every route) and `GET /metrics` (the `ops.metrics` capability). While the app
+runs, a sampler records the metrics series the triggers judge (`ops/metrics/`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -36,6 +39,8 @@ from ..core.bus import Rejected
 from ..core.keyfiles import load_key
 from ..core.messages import kind_of
 from ..core.settings import Settings
+from ..core.transport import TransportError, TransportTimeout
+from ..ops.metrics import Metrics, RouteStats, Sampler
 from . import admin, metrics
 from .apikeys import ApiKeys
 from .audit import AuditLog
@@ -49,6 +54,8 @@ from .policy import Policy
 from .problems import http_problem, last_resort, problem
 from .ratelimit import RateLimits
 from .routes import GatewayRoute, route_table
+
+log = logging.getLogger(__name__)
 
 
 def message_endpoint(runtime: Runtime, guard: Guard, route: GatewayRoute) -> Endpoint:
@@ -68,6 +75,15 @@ def message_endpoint(runtime: Runtime, guard: Guard, route: GatewayRoute) -> End
             result = await dispatch(message)
         except Rejected as refusal:
             return problem(request, 422, str(refusal))
+        except TransportTimeout:  # the cell's worker did not answer in time
+            log.warning("%s: no reply from its worker in time", message_type.__name__)
+            detail = "The cell did not answer in time; a command may still be applied."
+            return problem(request, 504, detail)
+        except TransportError as error:  # its transport is down: try again later
+            log.warning("%s: transport failed: %s", message_type.__name__, error)
+            unavailable = problem(request, 503, "The cell cannot be reached right now.")
+            unavailable.headers["retry-after"] = "1"
+            return unavailable
         return JSONResponse(runtime.codec.to_jsonable(result))
 
     capability = route.capability or ""
@@ -76,17 +92,26 @@ def message_endpoint(runtime: Runtime, guard: Guard, route: GatewayRoute) -> End
 
 def metrics_endpoint(guard: Guard, gauges: GatewayMetrics) -> Endpoint:
     async def answer(request: Request) -> Response:
-        return gauges.response()
+        return await gauges.response()
 
     return guard.protect(metrics.CAPABILITY, "metrics", answer)
 
 
-def observed(endpoint: Endpoint, path: str, gauges: GatewayMetrics) -> Endpoint:
+def observed(endpoint: Endpoint, stats: RouteStats) -> Endpoint:
+    """The endpoint, its answers counted by status and timed (a failure counts as 500,
+    a cancellation as 504: the `Timeout` middleware answers it)."""
+
     async def timed(request: Request) -> Response:
-        started = time.perf_counter()
-        response = await endpoint(request)
-        gauges.observe(path, response.status_code, time.perf_counter() - started)
-        return response
+        started, status = time.perf_counter(), 500
+        try:
+            response = await endpoint(request)
+            status = response.status_code
+            return response
+        except asyncio.CancelledError:
+            status = 504
+            raise
+        finally:
+            stats.observe(status, time.perf_counter() - started)
 
     timed.__name__ = endpoint.__name__
     return timed
@@ -135,16 +160,23 @@ def create_app(runtime: Runtime, policy: Policy | None = None) -> Starlette:
     table = route_table(runtime.registry)  # refuses a route without a capability
     keys, policy = ApiKeys(settings.keys_path), policy or Policy()
     audit = open_audit_log(settings)
+    measured = Metrics(runtime.registry, settings.blueprint.resolve().parent, "gateway")
+    runtime.bus.add_middleware(measured.cells.middleware)  # handler latency per cell
+    # Queue depths of cells on workers, when the runtime can tell (its transports).
+    measured.cells.depth_provider = runtime.queue_depths  # inboxes of cells on workers
     guard = Guard(
         Authenticator(settings, keys),
         policy,
         RateLimits(settings.rate_limit, settings.rate_limit_keys),
         audit,
+        users=measured.users,
     )
     admin.wire(runtime.bus, keys)
     for message_type in admin.MESSAGES:
         runtime.codec.register(f"gateway.{message_type.__name__}", message_type)
-    gauges = GatewayMetrics()
+    gauges = GatewayMetrics(measured)
+    series = settings.series_path
+    sampler = Sampler(measured, series, settings.sample_seconds) if series else None
     document = openapi_document(runtime.codec, table)
 
     async def schema(request: Request) -> Response:
@@ -156,15 +188,23 @@ def create_app(runtime: Runtime, policy: Policy | None = None) -> Starlette:
         Route("/metrics", metrics_endpoint(guard, gauges), methods=["GET"]),
     ]
     for route in table:
-        endpoint = observed(message_endpoint(runtime, guard, route), route.path, gauges)
+        endpoint = observed(message_endpoint(runtime, guard, route), gauges.route(route.path))
         routes.append(Route(route.path, endpoint, methods=["POST"]))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        audit.close()
-        keys.close()
-        runtime.close()
+        await runtime.start()  # transports, inbox consumers, the outbox relay
+        if sampler is not None:
+            sampler.start()  # the metrics series, one sample per interval
+        try:
+            yield
+        finally:
+            if sampler is not None:
+                await sampler.stop()
+            await runtime.stop()
+            audit.close()
+            keys.close()
+            runtime.close()
 
     app = Starlette(
         routes=routes,

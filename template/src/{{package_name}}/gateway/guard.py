@@ -20,6 +20,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..ops.metrics import ConcurrentUsers
 from .audit import AuditLog
 from .authn import ANONYMOUS, AuthenticationFailed, Authenticator, Principal
 from .policy import Policy
@@ -42,10 +43,16 @@ class Decision:
 
 class Guard:
     def __init__(
-        self, authenticator: Authenticator, policy: Policy, limits: RateLimits, audit: AuditLog
+        self,
+        authenticator: Authenticator,
+        policy: Policy,
+        limits: RateLimits,
+        audit: AuditLog,
+        users: ConcurrentUsers | None = None,
     ) -> None:
         self.authenticator, self.policy = authenticator, policy
         self.limits, self.audit = limits, audit
+        self.users = users  # told who is in flight, from authentication to response
 
     def admit(self, request: Request, decision: Decision, strict: bool) -> Response | None:
         """None if the request may proceed, else the refusal to send."""
@@ -85,15 +92,21 @@ class Guard:
             started = time.perf_counter()
             client = request.client.host if request.client else "unknown"
             decision = Decision(capability, message, client)
-            status = 500
+            status, present = 500, None
             try:
-                response = self.admit(request, decision, strict) or await answer(request)
+                refusal = self.admit(request, decision, strict)
+                if self.users is not None and decision.principal is not None:
+                    present = decision.principal.id
+                    self.users.enter(present)
+                response = refusal or await answer(request)
                 status = response.status_code
                 return response
             except BaseException:
                 decision.fields.setdefault("outcome", "error")
                 raise
             finally:
+                if present is not None and self.users is not None:
+                    self.users.leave(present)
                 self._record(request, decision, status, time.perf_counter() - started)
 
         endpoint.__name__ = message

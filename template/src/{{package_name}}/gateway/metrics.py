@@ -1,34 +1,32 @@
-"""Request metrics in Prometheus' format, with prometheus-client.
+"""`GET /metrics`: the service's metrics (`ops.metrics`) in Prometheus' format.
 
-`GET /metrics` is served on the gateway's own socket (there is no second listener) and
-needs the `ops.metrics` capability like any other route. Each app has its own registry,
-so several apps in one process (tests) do not share counters.
+It is served on the gateway's own socket (there is no second listener) and needs the
+`ops.metrics` capability like any other route. Each app has its own registry and its
+own `Metrics`, so several apps in one process (tests) do not share counters. What is
+measured, and how cheaply, is described in `ops/metrics/`.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from prometheus_client.exposition import generate_latest
 from starlette.responses import Response
+
+from ..ops.metrics import Metrics, RouteStats
 
 CAPABILITY = "ops.metrics"
 
 
 class GatewayMetrics:
-    def __init__(self) -> None:
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
         self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "gateway_requests", "Requests answered, by route and status.",
-            ["route", "status"], registry=self.registry,
-        )  # fmt: skip
-        self.latency = Histogram(
-            "gateway_request_seconds", "Time to answer, by route.", ["route"],
-            registry=self.registry,
-        )  # fmt: skip
+        self.registry.register(metrics)
 
-    def observe(self, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+    def route(self, path: str) -> RouteStats:
+        """What a route's endpoint records its answers in (see `app.observed`)."""
+        return self.metrics.requests.route(path)
 
-    def response(self) -> Response:
+    async def response(self) -> Response:
+        await self.metrics.refresh()
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

@@ -35,8 +35,8 @@ REFUSALS = {
     413: "The body is too large.",
     422: "The body does not match the message, or the cell rejected it.",
     429: "Rate limit exceeded; see Retry-After.",
-    503: "Too many requests in flight; see Retry-After.",
-    504: "The request took too long.",
+    503: "Too many requests in flight, or the cell's transport is down; see Retry-After.",
+    504: "The request took too long (or the cell's worker did not answer in time).",
 }
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "string"}, "required": True}}
 WWW_AUTHENTICATE = {"WWW-Authenticate": {"schema": {"type": "string"}, "required": True}}

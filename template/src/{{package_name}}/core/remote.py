@@ -1,0 +1,190 @@
+"""Cells in other processes, as the bus sees them.
+
+Every process (the gateway, and each `<cli> worker --cell NAME`) loads every cell's
+declaration but wires only its *local* cells. For each other cell it puts a stand-in on
+the bus: a handler that sends the message to that cell's inbox over a transport and
+waits for the reply, so a caller cannot tell where the cell runs. Events are relayed
+from the publishing cell's outbox: to local subscribers on the bus, and into the inbox of
+each subscribing cell that lives elsewhere.
+
+Which transport reaches a cell: a cell placed on a worker is reached over its placement's
+transport; a cell of the gateway's process is reached, from a worker, over the worker's
+own transport. So the gateway serves its cells' inboxes on every transport in use.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from .bus import Bus, Handler, Rejected
+from .cells import Registry, Wiring
+from .codec import Codec, CodecError
+from .messages import Event, Message, Query, kind_of, result_type
+from .outbox import DELIVERY_ID
+from .transport import Delivery, Kind, Transport, TransportError, reply_body
+
+log = logging.getLogger(__name__)
+
+
+class RemoteHandlerError(RuntimeError):
+    """The cell's handler failed in the other process (its log has the details)."""
+
+
+class SubscriberError(RuntimeError):
+    """A subscriber failed on an event: it stays in the outbox or the inbox, for later."""
+
+
+# Failures that pass: the same delivery later will likely succeed.
+PASSING: tuple[type[Exception], ...] = (sqlite3.OperationalError, TransportError)
+
+
+class PlacementError(ValueError):
+    """The placements name a cell that does not exist, or a worker for an in-process cell."""
+
+
+class Remote:
+    """Stand-ins for the cells of other processes, and the inboxes of this process's."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        codec: Codec,
+        bus: Bus,
+        placements: Mapping[str, Kind],
+        local: frozenset[str],
+        transports: Mapping[Kind, Transport],
+        timeout: float,
+    ) -> None:
+        unknown = set(placements) - {cell.name for cell in registry}
+        if unknown:
+            raise PlacementError(f"placements name unknown cells: {', '.join(sorted(unknown))}")
+        self.registry, self.codec, self.bus = registry, codec, bus
+        self.placements, self.local = dict(placements), local
+        self.transports, self.timeout = transports, timeout
+        self.wiring: dict[str, Wiring] = {}
+
+    def transport_for(self, cell: str) -> Transport:
+        if cell in self.placements:
+            return self.transports[self.placements[cell]]
+        # A cell of the gateway's process, seen from a worker: over the worker's own.
+        return self.transports[next(self.placements[name] for name in sorted(self.local))]
+
+    def wire(self) -> None:
+        """A stand-in on the bus for every command and query of a cell elsewhere."""
+        for cell in self.registry:
+            if cell.name in self.local:
+                continue
+            for message_type in cell.handles:
+                self.bus.handle(message_type, self._stand_in(cell.name, message_type))
+
+    def _stand_in(self, cell: str, message_type: type[Message]) -> Handler:
+        returns = result_type(message_type)
+
+        async def call(message: Message) -> Any:
+            delivery_id = uuid.uuid4().hex  # one per call; redeliveries keep it
+            body = self.codec.encode(message)
+            reply = json.loads(
+                await self.transport_for(cell).call(cell, delivery_id, body, self.timeout)
+            )
+            if reply["status"] == "rejected":
+                raise Rejected(reply["reason"])
+            if reply["status"] != "ok":
+                raise RemoteHandlerError(f"cell {cell!r} failed: {reply['reason']}")
+            return self.codec.adapter(returns).validate_json(json.dumps(reply["result"]))
+
+        call.__qualname__ = f"remote {cell}.{message_type.__name__}"
+        return call
+
+    async def relay(self, event_id: str, event: Event) -> None:
+        """Deliver an event from an outbox: on this process's bus, and into the inbox of
+        every subscribing cell elsewhere. It keeps its id everywhere, so receivers dedupe;
+        if a subscriber fails it raises, and the outbox keeps the event for the next
+        flush (the subscribers that succeeded skip it then)."""
+        token = DELIVERY_ID.set(event_id)
+        try:
+            failed = await self.bus.deliver(event)
+        finally:
+            DELIVERY_ID.reset(token)
+        body = self.codec.encode(event)
+        for cell in self.registry:
+            if cell.name not in self.local and type(event) in cell.subscribes:
+                await self.transport_for(cell.name).enqueue(cell.name, Delivery(event_id, body))
+        if failed:
+            raise SubscriberError(f"{failed} subscriber(s) of {type(event).__name__} failed")
+
+    async def serve(self) -> None:
+        """Consume the inbox of every local cell on every transport this process uses."""
+        for transport in self.transports.values():
+            for cell in sorted(self.local):
+                await transport.serve(cell, self._inbox_handler(cell))
+
+    def _inbox_handler(self, cell: str) -> Any:
+        async def handle(delivery: Delivery) -> bytes | None:
+            return await self.handle(cell, delivery)
+
+        return handle
+
+    async def handle(self, cell: str, delivery: Delivery) -> bytes | None:
+        """Run one delivery from `cell`'s inbox; the reply body (None for events).
+
+        A refusal or a bug is answered (and the delivery acknowledged: running it again
+        would fail again); a passing failure (a busy database, a transport or a
+        subscriber failing) raises, so the transport delivers it again."""
+        try:
+            message = self.codec.decode(delivery.body)
+        except CodecError as error:
+            log.error("cell %s: undecodable delivery %s: %s", cell, delivery.id, error)
+            return reply_body(delivery.id, "error", reason="undecodable message")
+        if isinstance(message, Event):
+            if not await self._deliver_event(cell, delivery.id, message):
+                raise SubscriberError(f"cell {cell}: a subscriber failed on {delivery.id}")
+            return None
+        if self.registry.owner_of(type(message)).name != cell:
+            return reply_body(delivery.id, "error", reason=f"{cell} does not handle it")
+        token = DELIVERY_ID.set(delivery.id) if not isinstance(message, Query) else None
+        try:
+            if isinstance(message, Query):  # reads: nothing to dedupe
+                result = await self.bus.ask(message)
+            else:
+                result = await self.bus.send(message)  # type: ignore[arg-type]
+            return reply_body(delivery.id, "ok", self.codec.to_jsonable(result))
+        except Rejected as refusal:
+            return reply_body(delivery.id, "rejected", reason=str(refusal))
+        except PASSING:
+            raise
+        except Exception as error:  # a bug: logged here, answered, not redelivered forever
+            log.exception("cell %s failed on %s %s", cell, kind_of(type(message)), delivery.id)
+            return reply_body(delivery.id, "error", reason=type(error).__name__)
+        finally:
+            if token is not None:
+                DELIVERY_ID.reset(token)
+
+    async def _deliver_event(self, cell: str, event_id: str, event: Event) -> bool:
+        """Run `cell`'s subscribers of the event (each deduped by the event's id); False
+        if any failed. Every subscriber runs, whatever the others do."""
+        token, ok = DELIVERY_ID.set(event_id), True
+        try:
+            for subscriber in self.wiring[cell].subscribers.get(type(event), ()):
+                try:
+                    await subscriber(event)
+                except Exception:
+                    log.exception("cell %s: a subscriber failed on %s", cell, event_id)
+                    ok = False
+        finally:
+            DELIVERY_ID.reset(token)
+        return ok
+
+    async def depths(self) -> dict[str, int]:
+        """Inbox depth of every cell placed on a worker (for /metrics)."""
+        depths: dict[str, int] = {}
+        for cell, kind in sorted(self.placements.items()):
+            try:
+                depths[cell] = await self.transports[kind].depth(cell)
+            except TransportError as error:
+                log.warning("no inbox depth for %s: %s", cell, error)
+        return depths
