@@ -14,6 +14,7 @@ own transport. So the gateway serves its cells' inboxes on every transport in us
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sqlite3
@@ -121,13 +122,7 @@ class Remote:
         """Consume the inbox of every local cell on every transport this process uses."""
         for transport in self.transports.values():
             for cell in sorted(self.local):
-                await transport.serve(cell, self._inbox_handler(cell))
-
-    def _inbox_handler(self, cell: str) -> Any:
-        async def handle(delivery: Delivery) -> bytes | None:
-            return await self.handle(cell, delivery)
-
-        return handle
+                await transport.serve(cell, functools.partial(self.handle, cell))
 
     async def handle(self, cell: str, delivery: Delivery) -> bytes | None:
         """Run one delivery from `cell`'s inbox; the reply body (None for events).

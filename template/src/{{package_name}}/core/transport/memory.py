@@ -46,8 +46,6 @@ class MemoryTransport:
         await cancel_all(self._consumers)
 
     async def call(self, cell: str, delivery_id: str, body: bytes, timeout: float) -> bytes:
-        if self._closed:
-            raise TransportError("the memory transport is closed")
         delivery = Delivery(delivery_id, body, reply_to="memory")
         return await self._replies.call(
             lambda: self.enqueue(cell, delivery), cell, delivery_id, timeout

@@ -106,9 +106,6 @@ class RedisTransport:
             await self._client.aclose()
             self._client = None
 
-    def _fields(self, delivery: Delivery) -> dict[str | bytes, str | bytes]:
-        return {"id": delivery.id, "reply_to": delivery.reply_to or "", "body": delivery.body}
-
     async def call(self, cell: str, delivery_id: str, body: bytes, timeout: float) -> bytes:
         delivery = Delivery(delivery_id, body, self.replies)
         return await self._replies.call(
@@ -117,7 +114,12 @@ class RedisTransport:
 
     async def enqueue(self, cell: str, delivery: Delivery) -> None:
         stream = inbox(self.namespace, cell)
-        fields: Any = self._fields(delivery)
+        # The entry's fields (also in docs/asyncapi.json): id, reply_to, body.
+        fields: Any = {
+            "id": delivery.id,
+            "reply_to": delivery.reply_to or "",
+            "body": delivery.body,
+        }
         await self._bounded(self.client.xadd(stream, fields), "XADD")
 
     async def serve(self, cell: str, handler: Handler) -> None:
