@@ -34,7 +34,7 @@ def make_v2(template: Path) -> None:
     edit(template / BUS_TEMPLATE, ASK_LINE, ASK_LINE.replace("result.", "result (v2)."))
     readme = template / "template/README.md.jinja"
     readme.write_text(readme.read_text() + "\nTemplate v2.\n")
-    workflow = template / "template/.github/workflows/ci.yml"
+    workflow = template / "template/.github/workflows/ci.yml.jinja"
     workflow.write_text(workflow.read_text() + "# v2\n")
     commit_all(template, "v2", tag="v2")
 

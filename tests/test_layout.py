@@ -18,6 +18,7 @@ DERIVED = {
     "docs/architecture.md",
     "docs/distribution.md",
     "docs/asyncapi.json",
+    "docs/genops.md",
     "docs/runbooks/promote-cell.md",
     "docs/runbooks/demote-cell.md",
     ".importlinter",

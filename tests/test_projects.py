@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from .conftest import git_commit_all, project_env, render, run
 
@@ -61,6 +62,13 @@ def check_project(project: Path, python_version: str) -> str:
     git_commit_all(project)
     run(["uv", "run", "pre-commit", "run", "--all-files", "--show-diff-on-failure"], project, env)
     assert run(["git", "status", "--porcelain"], project).stdout == "", "a check changed files"
+    # Every GenOps gate, the slow ones included, passes on a fresh project, in one table.
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
+    gates = run(["uv", "run", answers["project_name"], "genops", "check"], project, env)
+    rows = [line.split()[:2] for line in gates.stdout.splitlines()[1:7]]
+    assert [gate for gate, _ in rows] == ["pins", "semdiff", "repro", "budget", "context", "e2e"]
+    assert all(status in ("PASS", "WARN") for _, status in rows), gates.stdout
+    assert run(["git", "status", "--porcelain"], project).stdout == "", "a gate changed files"
     return tested.stdout
 
 
@@ -114,6 +122,27 @@ def test_the_ci_workflow_is_a_valid_github_workflow(render_project: Callable[...
     text = workflow.read_text(encoding="utf-8")
     assert "uv run pytest" in text
     assert "pre-commit run --all-files" in text
+    jobs = yaml.safe_load(text)["jobs"]
+    steps = [step for job in jobs.values() for step in job["steps"]]
+    actions = [step["uses"] for step in steps if "uses" in step]
+    assert actions, "the workflow uses no action"
+    for action in actions:  # a tag can be moved to other code; a commit cannot
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), f"{action} is not pinned"
+    # Least privilege: nothing by default, read-only contents per job.
+    assert yaml.safe_load(text)["permissions"] == {}
+    assert all(job["permissions"] == {"contents": "read"} for job in jobs.values())
+    assert all(
+        step.get("with", {}).get("persist-credentials") is False
+        for step in steps
+        if step.get("uses", "").startswith("actions/checkout@")
+    )
+    setups = [step for step in steps if step.get("uses", "").startswith("astral-sh/setup-uv@")]
+    assert len(setups) == len(jobs)
+    assert all(step["with"]["enable-cache"] is True for step in setups)
+    # Each gate is a job of its own, running exactly that gate.
+    for gate in ("pins", "semdiff", "repro", "budget", "context", "e2e"):
+        commands = " ".join(step.get("run", "") for step in jobs[f"genops-{gate}"]["steps"])
+        assert f"uv run my-service genops check {gate}" in commands
 
 
 def readme_commands(readme: Path) -> list[str]:

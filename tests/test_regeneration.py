@@ -211,6 +211,27 @@ def test_hand_edits_of_template_files_are_refused_with_an_escape_hatch(
     assert emergency.returncode == 0, emergency.stdout + emergency.stderr
 
 
+def test_the_fast_genops_gates_refuse_an_unpinned_model_at_commit(
+    make_project: Callable[..., Project],
+) -> None:
+    project, env = make_project()
+    handlers = project / "src/my_service/cells/notes/handlers.py"
+    original = handlers.read_text(encoding="utf-8")
+    handlers.write_text(original + '\nMODEL = "gpt-4o-latest"\n', encoding="utf-8")
+    run(["git", "add", "-A"], project)
+
+    refused = commit(project, "call a floating model", env)
+
+    assert refused.returncode != 0
+    assert "GenOps: model ids are pinned, none retired" in said(refused)
+    assert "gpt-4o-latest" in said(refused)
+    # The id the blueprint pins is fine: the gate allowlists exact, pinned ids.
+    handlers.write_text(original + '\nMODEL = "gpt-4.1-mini-2025-04-14"\n', encoding="utf-8")
+    run(["git", "add", "-A"], project)
+    accepted = commit(project, "name the pinned model", env)
+    assert accepted.returncode == 0, said(accepted)
+
+
 def test_the_hook_repository_manifest_is_valid() -> None:
     run(["pre-commit", "validate-manifest", ".pre-commit-hooks.yaml"], TEMPLATE)
     assert os.access(TEMPLATE / "hooks" / "__main__.py", os.R_OK)

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..genops.document import render_genops
 from ..ops.runbooks import documents as runbook_documents
 from ..ops.triggers import render_distribution
 from .asyncapi import render_asyncapi
@@ -129,7 +130,9 @@ def render_contracts(registry: Registry, package: str, modules: Iterable[str]) -
     """import-linter contracts that enforce the cell boundaries."""
     cells = [f"{package}.cells.{cell.name}" for cell in registry]
     others = [f"{package}.{name}" for name in modules if name != "cells"]
-    not_for_cells = [m for m in others if m != f"{package}.core"]
+    # Cells build on the core, and call models only through llm/ (pinned, budgeted).
+    may_use = {f"{package}.core", f"{package}.llm"}
+    not_for_cells = [m for m in others if m not in may_use]
 
     def block(items: Iterable[str]) -> str:
         return "".join(f"\n    {item}" for item in items)
@@ -148,7 +151,7 @@ def render_contracts(registry: Registry, package: str, modules: Iterable[str]) -
     if not_for_cells:
         sections.append(
             "[importlinter:contract:cells-import-only-core]\n"
-            "name = A cell imports only core and its own package\n"
+            "name = A cell imports only core, llm and its own package\n"
             f"type = forbidden\nsource_modules ={block(cells)}\n"
             f"forbidden_modules ={block(not_for_cells)}\n"
         )
@@ -163,6 +166,7 @@ def artifacts(root: Path) -> list[Artifact]:
         Artifact(root / ".importlinter", render_contracts(registry, PACKAGE, top_level_modules())),
         Artifact(root / "docs" / "distribution.md", render_distribution()),
         Artifact(root / "docs" / "asyncapi.json", render_asyncapi(registry, root)),
+        Artifact(root / "docs" / "genops.md", render_genops()),
         *(Artifact(path, text) for path, text in runbook_documents(root)),
     ]
 

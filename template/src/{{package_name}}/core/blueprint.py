@@ -94,6 +94,10 @@ def _fix_for(error: ValidationError) -> str:
         return _role_fix(error)
     if list(error.absolute_path)[-1:] == ["placement"] or "placement" in error.schema_path:
         return 'use "in-process", {worker: redis} or {worker: nats}'
+    if list(error.absolute_path)[-1:] == ["retire_by"]:  # YAML reads 2027-10-01 as a date
+        return 'quote it: "YYYY-MM-DD", the provider\'s retirement date (or your review date)'
+    if list(error.absolute_path)[-1:] == ["model"] and kind == "pattern":
+        return "use an exact model id such as gpt-4.1-mini-2025-04-14 (no spaces)"
     if kind == "additionalProperties":
         allowed = ", ".join(_allowed_keys(error))
         return f"remove the key or correct its spelling (allowed: {allowed})"

@@ -40,6 +40,8 @@ from ..core.keyfiles import load_key
 from ..core.messages import kind_of
 from ..core.settings import Settings
 from ..core.transport import TransportError, TransportTimeout
+from ..llm.ledger import Ledger
+from ..llm.metrics import UsageCollector
 from ..ops.metrics import Metrics, RouteStats, Sampler
 from . import admin, metrics
 from .apikeys import ApiKeys
@@ -175,6 +177,8 @@ def create_app(runtime: Runtime, policy: Policy | None = None) -> Starlette:
     for message_type in admin.MESSAGES:
         runtime.codec.register(f"gateway.{message_type.__name__}", message_type)
     gauges = GatewayMetrics(measured)
+    usage = Ledger(settings.llm_ledger_path)  # model calls (llm/): read at each scrape
+    gauges.registry.register(UsageCollector(usage))
     series = settings.series_path
     sampler = Sampler(measured, series, settings.sample_seconds) if series else None
     document = openapi_document(runtime.codec, table)
@@ -204,6 +208,7 @@ def create_app(runtime: Runtime, policy: Policy | None = None) -> Starlette:
             await runtime.stop()
             audit.close()
             keys.close()
+            usage.close()
             runtime.close()
 
     app = Starlette(

@@ -12,6 +12,7 @@ ids and JWT subjects, and refusal reasons are fixed strings.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -113,6 +114,7 @@ class Guard:
         return endpoint
 
     def _record(self, request: Request, decision: Decision, status: int, seconds: float) -> None:
+        sys.audit("cellforge.gateway.request", request.scope["path"], status)  # genops e2e
         principal = decision.principal
         self.audit.append(
             event="request",

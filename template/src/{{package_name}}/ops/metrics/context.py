@@ -1,5 +1,12 @@
 """The repository's context size: the bytes a maintainer (or a model) has to read.
 
+What has to be read to change the project: the cells, the core modules they build on
+(messages, cells, bus, storage, and the model client), the tests, the docs, the
+blueprint and the README. The rest of `src/` is template-owned: it is re-applied, never
+edited by hand, and what a reader needs of it is in the docs generated from it
+(architecture, distribution, AsyncAPI, runbooks, gates). So the figure grows with the
+team's code, and a fresh project starts well under the 500 KB warning.
+
 A figure of the project rather than of the traffic: a tree walk, so it runs off the
 event loop and is reused for a while (`ContextSize`).
 """
@@ -10,6 +17,7 @@ import asyncio
 import math
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from .latency import Clock
@@ -18,23 +26,48 @@ CONTEXT_DIRS = ("src", "tests", "docs")
 CONTEXT_FILES = ("blueprint.yml", "README.md")
 CONTEXT_SUFFIXES = frozenset({".py", ".md", ".yml", ".yaml", ".toml", ".json"})
 CONTEXT_MAX_AGE = 300.0  # seconds a measured context size is reused
+# Under src/<package>/: the cells, and the template-owned modules a cell is written against.
+CONTEXT_SOURCES = ("cells/",)
+CONTEXT_CONTRACTS = frozenset(
+    {"core/messages.py", "core/cells.py", "core/cellbus.py", "core/bus.py", "core/storage.py"}
+    | {"llm/client.py"}
+)
 
 
-def measure_context(root: Path) -> int:
-    """Bytes of the project's code and context: *.py, *.md, *.yml, *.yaml, *.toml and
-    *.json under src/, tests/ and docs/ (hidden folders and __pycache__ skipped), plus
-    blueprint.yml and README.md at the root."""
-    total = sum(path.stat().st_size for path in map(root.joinpath, CONTEXT_FILES) if path.is_file())
+def _read_by_a_model(relative: str) -> bool:
+    """Whether a file under src/ (`<package>/...`) is part of the context."""
+    inside = relative.partition("/")[2]
+    return inside.startswith(CONTEXT_SOURCES) or inside in CONTEXT_CONTRACTS
+
+
+def context_files(root: Path) -> Iterator[tuple[Path, int]]:
+    """Each file of the project's code and context, with its size in bytes: *.py, *.md,
+    *.yml, *.yaml, *.toml and *.json under tests/ and docs/, and under src/ those of the
+    cells and the core contracts (hidden folders and __pycache__ skipped), plus
+    blueprint.yml and README.md at the root. The one walk behind this figure and the
+    `context` GenOps gate, so the two always agree."""
+    for path in map(root.joinpath, CONTEXT_FILES):
+        if path.is_file():
+            yield path, path.stat().st_size
     for top in CONTEXT_DIRS:
         for folder, subfolders, files in os.walk(root / top):
             subfolders[:] = [s for s in subfolders if not s.startswith(".") and s != "__pycache__"]
             for name in files:
                 if os.path.splitext(name)[1] in CONTEXT_SUFFIXES:
+                    path = Path(folder, name)
+                    if top == "src" and not _read_by_a_model(
+                        path.relative_to(root / top).as_posix()
+                    ):
+                        continue
                     try:
-                        total += os.stat(os.path.join(folder, name)).st_size
+                        yield path, path.stat().st_size
                     except OSError:  # removed meanwhile
                         continue
-    return total
+
+
+def measure_context(root: Path) -> int:
+    """Bytes of the project's code and context: the sizes of `context_files(root)`."""
+    return sum(size for _, size in context_files(root))
 
 
 class ContextSize:

@@ -1,0 +1,44 @@
+"""`<cli> genops check [GATE ...]`: run the GenOps gates and print one table.
+
+With no gate named, every gate runs. The exit status is 1 when any gate fails and 0
+otherwise (a warning is printed, not fatal); `--json` prints the verdicts for scripts.
+Only the standard library and the gate registry are imported here, so the fast gates
+stay fast in pre-commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from . import GATES, Project, run_gates, table
+
+
+def check(args: argparse.Namespace) -> int:
+    unknown = [name for name in args.gates if name not in GATES]
+    if unknown:
+        known = ", ".join(GATES)
+        print(f"unknown gate {', '.join(unknown)}; the gates are: {known}", file=sys.stderr)
+        return 2
+    project = Project.at(Path(args.root), base_ref=args.base)
+    verdicts = run_gates(project, args.gates or None)
+    if args.json:
+        print(json.dumps([asdict(verdict) for verdict in verdicts], indent=2))
+    else:
+        print(table(verdicts))
+    return 1 if any(verdict.failed for verdict in verdicts) else 0
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    genops = commands.add_parser("genops", help="the GenOps gates (docs/genops.md)")
+    actions = genops.add_subparsers(dest="action", required=True)
+    gates = ", ".join(GATES)
+    run = actions.add_parser("check", help=f"run the gates ({gates}); all by default")
+    run.add_argument("gates", nargs="*", metavar="GATE", help=f"one or more of: {gates}")
+    run.add_argument("--base", help="semdiff: the ref to compare with (default: merge base)")
+    run.add_argument("--root", default=".", help="project root (default: .)")
+    run.add_argument("--json", action="store_true", help="print the verdicts as JSON")
+    run.set_defaults(func=check)

@@ -1,0 +1,259 @@
+"""What a change does to the code, told apart from how it is written.
+
+The gate compares the code on disk with a base: `--base REF`, else `genops.base_ref` in
+blueprint.yml, else `main` (or `origin/main`); in each case the merge base of `HEAD` with
+that ref, so the commits of the branch are what it judges. It reports three things:
+
+- the public API breaks, found by [griffe](https://mkdocstrings.github.io/griffe/):
+  a public function, class or attribute removed, a parameter removed, renamed or made
+  required, a return type changed;
+- every changed symbol of `src/` (function, method, class body, module body), classified
+  `semantic`, `cosmetic` (written differently, same normalised syntax tree: reformatting,
+  comments, docstrings, renamed local variables), `added` or `removed`. The table is in
+  the gate's details, with the Python version that built the syntax trees;
+- hand edits of template-owned files (the check of the `cellforge-owned` pre-commit hook).
+
+Without a base (no `main` yet, or not a git repository) there is nothing to compare
+with, and the gate warns. In CI, check out the full history (`fetch-depth: 0`) so the
+merge base exists.
+
+Protects against: a change that breaks callers of the public API without saying so; a
+"pure reformat" that is not one; a template-owned file changed by hand, which the next
+regeneration would silently undo.
+
+Fails when: a public API break is not acknowledged, or a template-owned file differs
+from what the template wrote. Semantic changes alone never fail: the table is there for
+the reviewer.
+
+Warns when: there is no base to compare with.
+
+Acknowledge a deliberate change: for an API break, put a line `API-Break: <path>` in a
+commit message of the branch (the path as the gate prints it, e.g.
+`API-Break: mypkg.cells.notes.handlers.setup`; a module or class path covers what is
+inside it; `API-Break: *` covers every break of the branch), or list the path under
+`genops.acknowledged_breaks` in blueprint.yml. A template-owned file changes through
+blueprint.yml or a template update, never by hand.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import Project, Verdict
+from .astdiff import PYTHON, Change, classify, symbols
+
+if TYPE_CHECKING:
+    import griffe
+
+GATE = "semdiff"
+DEFAULT_BASES = ("main", "origin/main")
+TRAILER = re.compile(r"^API-Break:\s*(\S+)\s*$", re.MULTILINE)
+OWNED_MARK = ": template-owned file edited by hand"
+
+
+@dataclass(frozen=True)
+class Break:
+    """One public API break, and who acknowledged it (None: nobody)."""
+
+    path: str
+    explanation: str
+    acknowledged_by: str | None
+
+
+def check(project: Project) -> Verdict:
+    """Compare the working tree with the base; see the module docstring."""
+    edited, owned_note = hand_edits(project.root)
+    base, label = resolve_base(project)
+    if base is None:
+        return _verdict(label, [], {}, edited, owned_note, compared=False)
+    files = changed_files(project.root, base)
+    changes: dict[str, Change] = {}
+    for path in files:
+        changes.update(_symbol_changes(project.root, base, path))
+    try:
+        breaks = api_breaks(project, base) if files else []
+    except (RuntimeError, OSError, ImportError) as error:  # a worktree or a module failed
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        reason = f"griffe could not load the API at the base ({label}): {first}"
+        return Verdict(GATE, "fail", reason, "API not compared", tuple(_table(changes)))
+    return _verdict(label, breaks, changes, edited, owned_note, compared=True)
+
+
+def git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+
+
+def resolve_base(project: Project) -> tuple[str | None, str]:
+    """The base commit and how it was chosen; (None, why not) when there is none."""
+    if git(project.root, "rev-parse", "--verify", "--quiet", "HEAD").returncode != 0:
+        return None, "not a git repository with a commit: nothing to compare with"
+    asked = project.base_ref or project.section("genops").get("base_ref")
+    for ref in [str(asked)] if asked else DEFAULT_BASES:
+        found = git(project.root, "rev-parse", "--verify", "--quiet", ref + "^{commit}")
+        if found.returncode != 0:
+            continue
+        merge = git(project.root, "merge-base", "HEAD", ref)
+        commit = (merge.stdout if merge.returncode == 0 else found.stdout).strip()
+        return commit, f"merge base with {ref} ({commit[:8]})"
+    if asked:
+        return None, f"base ref {asked!r} not found: nothing to compare with"
+    return None, "no main or origin/main branch: nothing to compare with"
+
+
+def changed_files(root: Path, base: str) -> list[str]:
+    """The .py files under src/ that differ between `base` and the working tree
+    (paths relative to `root`), untracked new files included."""
+    tracked = git(root, "diff", "--name-only", "--relative", "--no-renames", base, "--", "src")
+    new = git(root, "ls-files", "--others", "--exclude-standard", "--", "src")
+    names = set(tracked.stdout.split()) | set(new.stdout.split())
+    return sorted(name for name in names if name.endswith(".py"))
+
+
+def _symbol_changes(root: Path, base: str, path: str) -> dict[str, Change]:
+    module = ".".join(Path(path).relative_to("src").with_suffix("").parts)
+    module = module.removesuffix(".__init__")
+    shown = git(root, "show", f"{base}:./{path}")
+    old = shown.stdout if shown.returncode == 0 else None
+    file = root / path
+    new = file.read_text(encoding="utf-8") if file.is_file() else None
+    try:
+        before = symbols(old, module) if old is not None else {}
+        after = symbols(new, module) if new is not None else {}
+    except SyntaxError:
+        return {module: "semantic"}  # one side does not parse: a change of meaning
+    return classify(before, after)
+
+
+def acknowledgements(project: Project, base: str) -> dict[str, str]:
+    """Acknowledged API paths -> where they were acknowledged."""
+    listed = project.section("genops").get("acknowledged_breaks") or []
+    found = {str(path): "blueprint" for path in listed}
+    log = git(project.root, "log", "--format=%B", f"{base}..HEAD")
+    for match in TRAILER.finditer(log.stdout):
+        found.setdefault(match.group(1), "commit")
+    return found
+
+
+def acknowledged_by(path: str, acknowledged: dict[str, str]) -> str | None:
+    for known, where in acknowledged.items():
+        if known in ("*", path) or path.startswith(known + "."):
+            return where
+    return None
+
+
+def api_breaks(project: Project, base: str) -> list[Break]:
+    """The public API breaks between `base` and the working tree, found by griffe."""
+    import griffe
+
+    source = f"src/{project.package}"
+    exists = git(project.root, "cat-file", "-e", f"{base}:./{source}/__init__.py")
+    if exists.returncode != 0:
+        return []  # the package is new since the base: no API to break yet
+    prefix = git(project.root, "rev-parse", "--show-prefix").stdout.strip()
+    try:
+        with griffe.logger.disable():
+            old = griffe.load_git(
+                project.package, ref=base, repo=project.root, search_paths=[f"{prefix}src"]
+            )
+            new = griffe.load(
+                project.package, search_paths=[project.root / "src"], try_relative_path=False
+            )
+            found = list(griffe.find_breaking_changes(old, new))
+    except griffe.GriffeError as error:
+        raise RuntimeError(str(error) or type(error).__name__) from error
+    acknowledged = acknowledgements(project, base) if found else {}
+    return [
+        Break(item.obj.path, _explain(item), acknowledged_by(item.obj.path, acknowledged))
+        for item in found
+    ]
+
+
+def _explain(item: griffe.Breakage) -> str:
+    import griffe
+
+    parameter = next(
+        (v for v in (item.new_value, item.old_value) if isinstance(v, griffe.Parameter)), None
+    )
+    if parameter is not None:
+        return f"{item.kind.value} ({parameter.name})"
+    if item.kind in (
+        griffe.BreakageKind.ATTRIBUTE_CHANGED_TYPE,
+        griffe.BreakageKind.ATTRIBUTE_CHANGED_VALUE,
+        griffe.BreakageKind.RETURN_CHANGED_TYPE,
+    ):
+        return f"{item.kind.value} ({item.old_value} -> {item.new_value})"
+    return str(item.kind.value)
+
+
+def hand_edits(root: Path) -> tuple[list[str], str | None]:
+    """Template-owned files edited by hand, as the vendored `.cellforge check-owned`
+    reports them, and a note when that check could not run."""
+    script = root / ".cellforge"
+    if not (script / "__main__.py").is_file():
+        return [], "no .cellforge folder: hand edits not checked"
+    done = subprocess.run(
+        [sys.executable, str(script), "--project", str(root), "check-owned"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    edited = [line.split(OWNED_MARK)[0] for line in done.stderr.splitlines() if OWNED_MARK in line]
+    if done.returncode != 0 and not edited:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return ["(check-owned failed)"], f"check-owned failed: {last}"
+    return edited, None
+
+
+def _verdict(
+    label: str,
+    breaks: list[Break],
+    changes: dict[str, Change],
+    edited: list[str],
+    owned_note: str | None,
+    compared: bool,
+) -> Verdict:
+    counts = {kind: sum(1 for c in changes.values() if c == kind) for kind in _KINDS}
+    figure = f"{len(breaks)} API breaks, {counts['semantic']} semantic"
+    figure += "".join(f", {counts[kind]} {kind}" for kind in ("added", "removed") if counts[kind])
+    figure += f", {counts['cosmetic']} cosmetic ({PYTHON})"
+    open_breaks = [item for item in breaks if item.acknowledged_by is None]
+    problems = []
+    if open_breaks:
+        paths = ", ".join(sorted({item.path for item in open_breaks}))
+        problems.append(f"{len(open_breaks)} unacknowledged API breaks: {paths}")
+    if edited:
+        problems.append(f"{len(edited)} template-owned files edited by hand")
+    details = _table(changes) + [
+        f"API break: {item.path}: {item.explanation}"
+        + (f" (acknowledged in {item.acknowledged_by})" if item.acknowledged_by else "")
+        for item in breaks
+    ]
+    details += [f"hand edit: {path}: change blueprint.yml or the template" for path in edited]
+    details += [owned_note] if owned_note else []
+    if problems:
+        return Verdict(GATE, "fail", f"{'; '.join(problems)} ({label})", figure, tuple(details))
+    if not compared:
+        return Verdict(GATE, "warn", label, figure, tuple(details))
+    if owned_note:
+        return Verdict(GATE, "warn", f"{owned_note} ({label})", figure, tuple(details))
+    reason = f"no unacknowledged API break, no hand edit ({label})"
+    return Verdict(GATE, "pass", reason, figure, tuple(details))
+
+
+_KINDS: Sequence[Change] = ("added", "removed", "semantic", "cosmetic")
+
+
+def _table(changes: dict[str, Change]) -> list[str]:
+    if not changes:
+        return []
+    width = max(len("symbol"), *(len(name) for name in changes))
+    return [f"{'symbol'.ljust(width)}  kind"] + [
+        f"{name.ljust(width)}  {kind}" for name, kind in sorted(changes.items())
+    ]

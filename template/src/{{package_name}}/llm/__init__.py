@@ -1,0 +1,1 @@
+"""Model calls through pinned purposes, within budgets (see client.py)."""

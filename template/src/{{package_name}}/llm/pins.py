@@ -1,0 +1,66 @@
+"""Pinned models: the blueprint's `models:` section, purpose -> exact model id.
+
+Code never names a model. It asks for a purpose ("draft", "classify"), and the pin says
+which exact, dated model serves it, from which provider, at what price, until when. A
+model changes in one reviewed line of `blueprint.yml`, and `genops check pins` refuses
+ids that are not pinned, floating aliases and pins past their retirement date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+class UnpinnedPurposeError(LookupError):
+    """A call named a purpose the blueprint does not pin (or a raw model id)."""
+
+
+@dataclass(frozen=True)
+class Pin:
+    purpose: str
+    model: str
+    provider: str  # "openai" (any OpenAI-compatible API) or "anthropic"
+    retire_by: dt.date
+    input_per_mtok: float  # USD per million input tokens
+    output_per_mtok: float  # USD per million output tokens
+    tokenizer_factor: float = 1.0
+
+    def cost_usd(self, input_tokens: int, output_tokens: int) -> float:
+        return (input_tokens * self.input_per_mtok + output_tokens * self.output_per_mtok) / 1e6
+
+
+def _date(value: Any) -> dt.date:
+    # YAML reads an unquoted 2027-10-01 as a date, a quoted one as a string.
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def pins_from_blueprint(data: Mapping[str, Any] | None) -> dict[str, Pin]:
+    """The pins of a (checked) blueprint, by purpose."""
+    pins = {}
+    for purpose, entry in ((data or {}).get("models") or {}).items():
+        price = entry.get("price_per_mtok") or {}
+        pins[str(purpose)] = Pin(
+            purpose=str(purpose),
+            model=str(entry["model"]),
+            provider=str(entry["provider"]),
+            retire_by=_date(entry["retire_by"]),
+            input_per_mtok=float(price.get("input", 0.0)),
+            output_per_mtok=float(price.get("output", 0.0)),
+            tokenizer_factor=float(entry.get("tokenizer_factor", 1.0)),
+        )
+    return pins
+
+
+def pin_for(pins: Mapping[str, Pin], purpose: str) -> Pin:
+    """The pin of `purpose`; a model id or an unknown purpose is refused."""
+    try:
+        return pins[purpose]
+    except KeyError:
+        known = ", ".join(sorted(pins)) or "none"
+        raise UnpinnedPurposeError(
+            f"no model is pinned for the purpose {purpose!r} (pinned: {known}); "
+            "add it to the `models:` section of blueprint.yml"
+        ) from None
