@@ -9,7 +9,7 @@ from pathlib import Path
 
 from cellforge_hooks.cli import main
 from cellforge_hooks.skeleton import materialise_cells
-from cellforge_hooks.state import owned_paths
+from cellforge_hooks.state import load, owned_paths, record
 
 from .conftest import TEMPLATE
 
@@ -118,3 +118,21 @@ def test_ownership_follows_the_blueprint_rules(tmp_path: Path) -> None:
         ".github/workflows/ci.yml",
         "src/shop/core/bus.py",
     ]
+
+
+def test_only_a_marker_at_the_start_of_a_line_is_a_conflict(tmp_path: Path) -> None:
+    """A file mid-conflict is the user's to settle and stays out of the state; a file
+    whose code merely mentions markers is still owned (its hand edits are caught)."""
+    template_dir, project = tmp_path / "template", tmp_path / "project"
+    texts = {
+        "src/{{package_name}}/core/mentions.py": 'HINT = "resolve the <<<<<<< markers"\n',
+        "src/{{package_name}}/core/conflicted.py": "<<<<<<< ours\nA = 1\n=======\n>>>>>>> b\n",
+    }
+    for name, text in texts.items():
+        (template_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (template_dir / name).write_text("x")
+        rendered = project / name.replace("{{package_name}}", "shop")
+        rendered.parent.mkdir(parents=True, exist_ok=True)
+        rendered.write_text(text)
+    record(project, template_dir, "shop")
+    assert list(load(project)["owned"]) == ["src/shop/core/mentions.py"]

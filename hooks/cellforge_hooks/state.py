@@ -16,11 +16,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 STATE_FILE = ".cellforge-state.json"
 BLUEPRINT = "blueprint.yml"
-CONFLICT_MARKERS = (b"<<<<<<< ", b">>>>>>> ")
+# A conflict marker starts a line; the same characters inside code (a message that
+# mentions markers) are not one.
+CONFLICT_MARKER = re.compile(rb"^(<<<<<<<|>>>>>>>) ", re.MULTILINE)
 
 
 def sha256(path: Path) -> str:
@@ -76,7 +79,7 @@ def record(
     owned = {}
     for path in owned_paths(project, template_dir, package):
         content = (project / path).read_bytes()
-        if any(marker in content for marker in CONFLICT_MARKERS):
+        if CONFLICT_MARKER.search(content):
             continue  # unresolved conflict: the user's to settle, not the template's
         owned[path] = hashlib.sha256(content).hexdigest()
     blueprint = project / BLUEPRINT

@@ -1,4 +1,4 @@
-"""GenOps gates: every change, regeneration included, passes them before it lands.
+"""Every change, regeneration included, passes these gates before it lands.
 
 Each gate is a function `check(project) -> Verdict` in its own module, and a subcommand
 (`<cli> genops check [GATE ...]`). A gate runs offline, and its verdict says pass, warn or

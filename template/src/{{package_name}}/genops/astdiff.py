@@ -3,10 +3,14 @@
 A change that only reformats, re-comments, re-documents or renames local variables
 leaves every fingerprint equal; anything that can change behaviour changes one. The
 fingerprint of a symbol is the sha256 of `ast.dump(..., include_attributes=False)` of
-its normalised tree: docstrings dropped, and local variables (names bound in a function
-that are neither parameters nor declared `global`/`nonlocal`) renamed to placeholders
-numbered in order of first use. Parameters keep their names: callers may pass them by
-keyword.
+its normalised tree: docstrings dropped, and local variables renamed to placeholders
+numbered in order of first use. A use of a name is a local variable when, by Python's
+scoping rules, it refers to a binding made inside the function (in its body, or in a
+nested function, lambda or comprehension); one placeholder per binding, so a
+comprehension variable and a global of the same name stay apart. Parameters (of the
+function, and of the functions and lambdas in it), globals, builtins and class
+attributes keep their names: callers may pass parameters by keyword, and the others are
+shared with code outside the function.
 
 The symbols of a module are its functions and methods (qualified; nested functions are
 part of the function that holds them), each class's own statements (bases, decorators,
@@ -21,8 +25,9 @@ import ast
 import copy
 import hashlib
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from importlib.util import decode_source
 from typing import Literal
 
 PYTHON = f"py{sys.version_info.major}.{sys.version_info.minor}"
@@ -40,10 +45,12 @@ class Symbol:
     text: str
 
 
-def symbols(source: str, module: str) -> dict[str, Symbol]:
-    """The symbols of a module's source, by qualified name (`module.Class.method`)."""
+def symbols(source: str | bytes, module: str) -> dict[str, Symbol]:
+    """The symbols of a module's source, by qualified name (`module.Class.method`).
+    Bytes are decoded as Python does: by their PEP 263 declaration, else as UTF-8."""
     tree = ast.parse(source)
-    lines = source.splitlines()
+    text = decode_source(source) if isinstance(source, bytes) else source
+    lines = text.splitlines()
     found: dict[str, Symbol] = {}
     _collect(tree, module, lines, found)
     return found
@@ -135,22 +142,141 @@ def _normalised(function: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
     for node in ast.walk(tree):
         if isinstance(node, (*FUNCTIONS, ast.ClassDef)):
             node.body = _without_docstring(node.body) or [ast.Pass()]
-    local = _locals(tree)
-    renamed: dict[str, str] = {}
+    bindings = _Resolver(tree).bindings()
+    renamed: dict[tuple[int, str], str] = {}
     for node in _in_order(tree):
-        if isinstance(node, ast.Name) and node.id in local:
-            node.id = renamed.setdefault(node.id, f"_v{len(renamed)}")
-        elif isinstance(node, ast.ExceptHandler) and node.name in local:
-            node.name = renamed.setdefault(node.name, f"_v{len(renamed)}")
+        key = bindings.get(id(node))
+        if key is None:
+            continue
+        placeholder = renamed.setdefault(key, f"_v{len(renamed)}")
+        if isinstance(node, ast.Name):
+            node.id = placeholder
+        elif isinstance(node, ast.ExceptHandler):
+            node.name = placeholder
     return tree
 
 
-def _locals(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
-    """Names bound by assignment in `function` (nested scopes included), except its
-    parameters, the names it declares `global` or `nonlocal`, and any name assigned in
-    the body of a nested class (that is an attribute name, which callers see)."""
-    arguments = function.args
-    parameters = {
+@dataclass
+class _Scope:
+    """One scope of a function: what it binds and declares, and the scope around it."""
+
+    kind: Literal["function", "class", "comprehension"]
+    parent: _Scope | None
+    bound: set[str] = field(default_factory=set)
+    globals: set[str] = field(default_factory=set)
+    nonlocals: set[str] = field(default_factory=set)
+
+
+Occurrence = ast.Name | ast.ExceptHandler
+COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
+
+
+class _Resolver:
+    """Python's name resolution inside one function, scope by scope.
+
+    A name is local when it is bound in the function or a scope nested in it (a nested
+    function, lambda or comprehension) and resolves to that binding from where it is
+    used. Parameters of the function itself, names declared `global`, names bound in a
+    class body (attributes, which callers see) and names that resolve to nothing inside
+    the function (globals, builtins) keep their names. Defaults, decorators and
+    annotations are evaluated in the scope around the definition they belong to, and the
+    first iterable of a comprehension in the scope around the comprehension.
+    """
+
+    def __init__(self, function: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self.top = _Scope("function", None)
+        self.kept = _parameters(function.args)
+        self.occurrences: list[tuple[Occurrence, str, _Scope]] = []
+        self.top.bound |= self.kept
+        for statement in function.body:
+            self.visit(statement, self.top)
+
+    def bindings(self) -> dict[int, tuple[int, str]]:
+        """id of each Name or except handler that is a local -> (its scope, its name)."""
+        found = {}
+        for node, name, scope in self.occurrences:
+            owner = self.resolve(name, scope)
+            if owner is None or (owner is self.top and name in self.kept):
+                continue
+            found[id(node)] = (id(owner), name)
+        return found
+
+    def resolve(self, name: str, scope: _Scope) -> _Scope | None:
+        """The scope of the function whose binding `name` refers to from `scope`;
+        None when it is global, builtin, a class attribute or bound outside."""
+        if name in scope.globals:
+            return None
+        if scope.kind == "class":
+            return None if name in scope.bound else self.free(name, scope.parent)
+        if name in scope.nonlocals or name not in scope.bound:
+            return self.free(name, scope.parent)
+        return scope
+
+    def free(self, name: str, scope: _Scope | None) -> _Scope | None:
+        """Where a free variable resolves: the nearest enclosing non-class scope binding it."""
+        while scope is not None:
+            if scope.kind != "class":
+                if name in scope.globals:
+                    return None
+                if name in scope.bound and name not in scope.nonlocals:
+                    return scope
+            scope = scope.parent
+        return None
+
+    def visit(self, node: ast.AST, scope: _Scope) -> None:
+        if isinstance(node, (*FUNCTIONS, ast.Lambda)):
+            if not isinstance(node, ast.Lambda):
+                scope.bound.add(node.name)
+                self.visit_all([*node.decorator_list, *_annotations(node)], scope)
+            self.visit_all([*node.args.defaults, *node.args.kw_defaults], scope)
+            inner = _Scope("function", scope, bound=_parameters(node.args))
+            inner.bound |= {param.name for param in getattr(node, "type_params", [])}
+            body = node.body if isinstance(node.body, list) else [node.body]
+            self.visit_all(body, inner)
+        elif isinstance(node, ast.ClassDef):
+            scope.bound.add(node.name)
+            self.visit_all([*node.decorator_list, *node.bases, *node.keywords], scope)
+            self.visit_all(node.body, _Scope("class", scope))
+        elif isinstance(node, COMPREHENSIONS):
+            self.visit(node.generators[0].iter, scope)
+            inner = _Scope("comprehension", scope)
+            for number, generator in enumerate(node.generators):
+                self.visit(generator.target, inner)
+                if number:
+                    self.visit(generator.iter, inner)
+                self.visit_all(generator.ifs, inner)
+            parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+            self.visit_all(parts, inner)
+        elif isinstance(node, ast.NamedExpr):
+            owner = scope
+            while owner.kind == "comprehension" and owner.parent is not None:
+                owner = owner.parent
+            owner.bound.add(node.target.id)
+            self.occurrences.append((node.target, node.target.id, owner))
+            self.visit(node.value, scope)
+        elif isinstance(node, ast.Global):
+            scope.globals.update(node.names)
+        elif isinstance(node, ast.Nonlocal):
+            scope.nonlocals.update(node.names)
+        elif isinstance(node, ast.Name):
+            if not isinstance(node.ctx, ast.Load):
+                scope.bound.add(node.id)
+            self.occurrences.append((node, node.id, scope))
+        else:
+            if isinstance(node, ast.ExceptHandler) and node.name:
+                scope.bound.add(node.name)
+                self.occurrences.append((node, node.name, scope))
+            scope.bound.update(_bound_by(node))
+            self.visit_all(list(ast.iter_child_nodes(node)), scope)
+
+    def visit_all(self, nodes: Sequence[ast.AST | None], scope: _Scope) -> None:
+        for node in nodes:
+            if node is not None:
+                self.visit(node, scope)
+
+
+def _parameters(arguments: ast.arguments) -> set[str]:
+    return {
         argument.arg
         for argument in [
             *arguments.posonlyargs,
@@ -160,22 +286,26 @@ def _locals(function: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
             *([arguments.kwarg] if arguments.kwarg else []),
         ]
     }
-    bound: set[str] = set()
-    declared: set[str] = set()
-    for node in ast.walk(function):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            bound.add(node.id)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
-            bound.add(node.name)
-        elif isinstance(node, (ast.Global, ast.Nonlocal)):
-            declared.update(node.names)
-        elif isinstance(node, ast.ClassDef):
-            declared.update(
-                name.id
-                for name in ast.walk(node)
-                if isinstance(name, ast.Name) and isinstance(name.ctx, ast.Store)
-            )
-    return bound - parameters - declared
+
+
+def _annotations(function: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.expr | None]:
+    arguments = function.args
+    every = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+    every += [argument for argument in (arguments.vararg, arguments.kwarg) if argument]
+    return [argument.annotation for argument in every] + [function.returns]
+
+
+def _bound_by(node: ast.AST) -> set[str]:
+    """Names a statement or pattern binds without an `ast.Name` (imports, match captures)."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {
+            alias.asname or alias.name.split(".")[0] for alias in node.names if alias.name != "*"
+        }
+    if isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+        return {node.name}
+    if isinstance(node, ast.MatchMapping) and node.rest:
+        return {node.rest}
+    return set()
 
 
 def _in_order(node: ast.AST) -> Iterator[ast.AST]:

@@ -9,6 +9,9 @@ front matter between two `---` lines:
     budget_tokens: 1500   # optional; else blueprint.yml `budgets.prompt_tokens` (2000)
     ---
 
+No other key is accepted: a template names a purpose, never a model (the `pins` gate
+keeps model ids in the blueprint).
+
 The tokens of the template's body are estimated offline (`llm/tokens.py`: UTF-8 bytes
 / 4) times the `tokenizer_factor` of its purpose's pin; without a purpose, times the
 largest factor of the pins. The values filled into a template at run time come on top:
@@ -18,8 +21,9 @@ Protects against: a prompt that grows, edit by edit, until every call costs more
 leaves less room for the answer; a prompt written for a model that is not pinned.
 
 Fails when: a template's estimated tokens exceed its budget; its `purpose` is not
-pinned; its front matter is not a mapping or its `budget_tokens` is not a positive
-integer.
+pinned; its front matter is not a mapping, has a key other than `purpose` and
+`budget_tokens`, or its `budget_tokens` is not a positive integer;
+`budgets.prompt_tokens` is not a positive integer.
 
 Acknowledge a deliberate change: raise the template's `budget_tokens` in its front
 matter (or `budgets.prompt_tokens` for all of them) in the same commit, so the larger
@@ -43,6 +47,7 @@ GATE = "budget"
 SUFFIX = ".prompt.md"
 DEFAULT_BUDGET = 2000
 FENCE = "---"
+KEYS = ("purpose", "budget_tokens")  # of the front matter
 
 
 class PromptError(ValueError):
@@ -73,6 +78,13 @@ def parse_prompt(path: Path) -> Prompt:
         text = "".join(lines[end + 1 :])
     if not isinstance(meta, dict):
         raise PromptError("front matter is not a mapping")
+    unknown = sorted(map(str, set(meta) - set(KEYS)))
+    if unknown:
+        hint = "; name a purpose pinned in blueprint.yml `models:`" if "model" in unknown else ""
+        raise PromptError(
+            f"unknown front matter key {', '.join(map(repr, unknown))} "
+            f"(known: {', '.join(KEYS)}){hint}"
+        )
     budget = meta.get("budget_tokens")
     if budget is not None and (
         isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0
@@ -85,7 +97,8 @@ def parse_prompt(path: Path) -> Prompt:
 def prompt_files(root: Path) -> Iterator[Path]:
     """The prompt templates under src/ (hidden folders skipped), in path order."""
     for path in sorted((root / "src").rglob(f"*{SUFFIX}")):
-        if path.is_file() and not any(part.startswith(".") for part in path.parts):
+        hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
+        if path.is_file() and not hidden:
             yield path
 
 
@@ -100,7 +113,10 @@ def check(project: Project) -> Verdict:
         pins = pins_from_blueprint(project.blueprint)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         return Verdict(GATE, "fail", f"blueprint.yml `models:` is invalid: {error!r}", "? prompts")
-    default = int(project.section("budgets").get("prompt_tokens", DEFAULT_BUDGET))
+    default = project.section("budgets").get("prompt_tokens", DEFAULT_BUDGET)
+    if isinstance(default, bool) or not isinstance(default, int) or default <= 0:
+        reason = f"blueprint.yml budgets.prompt_tokens must be a positive integer, not {default!r}"
+        return Verdict(GATE, "fail", reason, "? prompts")
     failures: list[str] = []
     largest: tuple[float, int, int] | None = None  # (share of budget, tokens, budget)
     count = 0

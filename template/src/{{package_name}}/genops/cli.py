@@ -1,7 +1,9 @@
 """`<cli> genops check [GATE ...]`: run the GenOps gates and print one table.
 
 With no gate named, every gate runs. The exit status is 1 when any gate fails and 0
-otherwise (a warning is printed, not fatal); `--json` prints the verdicts for scripts.
+otherwise (a warning is printed, not fatal), and 2 when the blueprint is broken (its
+schema check runs first, so no gate judges a bad threshold); `--json` prints the
+verdicts for scripts.
 Only the standard library and the gate registry are imported here, so the fast gates
 stay fast in pre-commit.
 """
@@ -17,13 +19,28 @@ from pathlib import Path
 from . import GATES, Project, run_gates, table
 
 
+def blueprint_problems(root: Path) -> list[str]:
+    """What is wrong with the project's blueprint.yml (nothing when there is none)."""
+    from ..core.blueprint import check_file
+
+    path = root / "blueprint.yml"
+    return [str(problem) for problem in check_file(path)] if path.exists() else []
+
+
 def check(args: argparse.Namespace) -> int:
     unknown = [name for name in args.gates if name not in GATES]
     if unknown:
         known = ", ".join(GATES)
         print(f"unknown gate {', '.join(unknown)}; the gates are: {known}", file=sys.stderr)
         return 2
-    project = Project.at(Path(args.root), base_ref=args.base)
+    root = Path(args.root)
+    problems = blueprint_problems(root)
+    if problems:  # the gates read thresholds and pins from it: judge nothing on a broken one
+        for problem in problems:
+            print(f"{root / 'blueprint.yml'}:{problem}", file=sys.stderr)
+        print("fix blueprint.yml first (`blueprint check`); no gate ran", file=sys.stderr)
+        return 2
+    project = Project.at(root, base_ref=args.base)
     verdicts = run_gates(project, args.gates or None)
     if args.json:
         print(json.dumps([asdict(verdict) for verdict in verdicts], indent=2))

@@ -1,14 +1,16 @@
 """The code and docs a model (or a maintainer) has to read stay a readable size.
 
 It measures the same files as the `repo_context_bytes` metric that feeds the
-`context_size` trigger (`ops/metrics/context.py`: the `.py`, `.md`, `.yml`, `.yaml`,
-`.toml` and `.json` files under `tests/` and `docs/`, the cells and the core modules
-they are written against, plus `blueprint.yml` and `README.md`; the rest of `src/` is
-template-owned, never edited, and read through the docs generated from it), in bytes
-and in estimated tokens (`llm/tokens.py`), in total and per
-cell: a cell is its folder `src/<pkg>/cells/<name>/` and its test
-`tests/cells/test_<name>_cell.py`; the rest is shared. To change one cell, a model reads
-that cell and the shared part.
+`context_size` trigger (`ops/metrics/context.py`): the `.py`, `.md`, `.yml`, `.yaml`,
+`.toml` and `.json` files under `src/`, `tests/` and `docs/`, plus `blueprint.yml` and
+`README.md`. Under `src/` the template-owned files (those `.cellforge-state.json` lists)
+are left out, as they are never edited and are read through the docs generated from
+them, except the core modules the cells are written against (messages, cells, bus,
+storage, the model client); every other file there counts, the cells and the team's own
+modules alike (all of `src/` without a state file). The total is given in bytes and in
+estimated tokens (`llm/tokens.py`), and per cell: a cell is its folder
+`src/<pkg>/cells/<name>/` and its test `tests/cells/test_<name>_cell.py`; the rest is
+shared. To change one cell, a model reads that cell and the shared part.
 
 Protects against: a code base that outgrows what fits in a model's context window (and
 a reviewer's head), noticed only when the assistance stops working.
@@ -26,6 +28,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..llm.tokens import estimate_tokens
 from ..ops.metrics.context import context_files
@@ -84,10 +87,21 @@ def thousands(tokens: int) -> str:
     return f"{tokens / 1000:.0f}k" if tokens >= 10_000 else f"{tokens / 1000:.1f}k"
 
 
+def threshold(section: dict[str, Any], key: str, default: float) -> float:
+    """A size threshold of blueprint.yml `genops:`; ValueError unless a positive number."""
+    value = section.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError(f"blueprint.yml genops.{key} must be a positive number, not {value!r}")
+    return float(value)
+
+
 def check(project: Project) -> Verdict:
     section = project.section("genops")
-    warn_kb = float(section.get("context_warn_kb", WARN_KB))
-    fail_kb = float(section.get("context_fail_kb", FAIL_KB))
+    try:
+        warn_kb = threshold(section, "context_warn_kb", WARN_KB)
+        fail_kb = threshold(section, "context_fail_kb", FAIL_KB)
+    except ValueError as error:
+        return Verdict(GATE, "fail", str(error), "? KB")
     parts = measure(project)
     total = sum(part.bytes for part in parts)
     tokens = sum(part.tokens for part in parts)

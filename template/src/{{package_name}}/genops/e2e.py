@@ -5,16 +5,22 @@ message a cell handles, and the `/admin/...` key management routes. An end-to-en
 is a test marked `@pytest.mark.e2e` that calls the gateway over HTTP (client ->
 gateway -> bus -> cell -> storage -> audit) and checks what happened. The gate runs
 `pytest -m e2e` in a process of its own with a plugin (`genops/e2e_plugin.py`) that
-records, from the gateway's audit events, each route the tests reached and the statuses
-it answered: a route counts as covered when an e2e test got a 2xx answer from it.
+records, from the gateway's audit events, each route the tests reached, the statuses it
+answered and the test that asked: a route counts as covered when an e2e test that
+passed got a 2xx answer from it (a test that failed, was skipped or is marked xfail
+covers nothing).
+
+Only requests the app answers in the pytest process are seen (audit events do not cross
+processes): an e2e test drives the app in-process, with Starlette's `TestClient` (the
+`client` fixture) or httpx over an ASGI transport, not a server started apart.
 
 Protects against: a route that no test has ever called successfully end to end, so a
 wiring mistake (a missing handler, a capability nobody is granted, a message that does
 not cross the codec) is found by the first caller in production.
 
 Fails when: the e2e tests fail or cannot run; there are no e2e tests; a route of the
-route table got no 2xx answer in any e2e test (the details name it, with the statuses
-it did answer, if any).
+route table got no 2xx answer in a passing e2e test (the details name it, with the
+statuses it did answer, if any).
 
 Acknowledge a deliberate change: there is nothing to acknowledge; write the test. A
 cell's tests live in `tests/cells/test_<cell>_cell.py`: mark the test that calls the
@@ -72,6 +78,22 @@ def _tail(output: str, lines: int = 15) -> tuple[str, ...]:
     return tuple(line for line in output.strip().splitlines()[-lines:] if line.strip())
 
 
+def _uncovered(path: str, answers: dict[str, list[int]]) -> str:
+    """Why a route is not covered: never called, or what it answered (and to which tests,
+    for a 2xx: ones that did not pass)."""
+    statuses = sorted({status for answered in answers.values() for status in answered})
+    line = f"{path}: no 2xx answer in a passing e2e test"
+    if not statuses:
+        return f"{line} (never called)"
+    line += f" (answered {', '.join(map(str, statuses))})"
+    tests = [test or "outside a test" for test, got in answers.items() if _ok(got)]
+    return f"{line}; 2xx only to {', '.join(sorted(tests))}" if tests else line
+
+
+def _ok(statuses: list[int]) -> bool:
+    return any(200 <= status < 300 for status in statuses)
+
+
 def check(project: Project) -> Verdict:
     routes = public_routes()
     with tempfile.TemporaryDirectory(prefix="genops-e2e-") as folder:
@@ -84,9 +106,13 @@ def check(project: Project) -> Verdict:
         recorded: dict[str, Any] = (
             json.loads(record.read_text(encoding="utf-8")) if record.exists() else {}
         )
-    answered: dict[str, list[int]] = recorded.get("routes", {})
-    covered = [path for path in routes if any(200 <= s < 300 for s in answered.get(path, ()))]
     passed, failed = recorded.get("passed", []), recorded.get("failed", [])
+    answers: dict[str, dict[str, list[int]]] = recorded.get("answers", {})
+    covered = [
+        path
+        for path in routes
+        if any(test in passed and _ok(got) for test, got in answers.get(path, {}).items())
+    ]
     ran = len(passed) + len(failed)
     figure = f"{len(covered)}/{len(routes)} routes, {_tests(ran)}"
     skipped = recorded.get("skipped", [])
@@ -104,15 +130,7 @@ def check(project: Project) -> Verdict:
         return Verdict(GATE, "fail", reason, figure, _tail(output))
     missing = [path for path in routes if path not in covered]
     if missing:
-        details = tuple(
-            f"{path}: no 2xx answer in an e2e test"
-            + (
-                f" (answered {', '.join(map(str, answered[path]))})"
-                if answered.get(path)
-                else " (never called)"
-            )
-            for path in missing
-        )
+        details = tuple(_uncovered(path, answers.get(path, {})) for path in missing)
         reason = f"{len(missing)} of {len(routes)} routes without an end-to-end test"
         return Verdict(GATE, "fail", reason, figure, details)
     return Verdict(GATE, "pass", "every public route is covered by a passing e2e test", figure)

@@ -2,11 +2,17 @@
 
 The gateway raises a PEP 578 audit event for every guarded request it answers
 (`gateway/guard.py`: `cellforge.gateway.request`, path, status). This plugin installs an
-audit hook that collects them, and counts the tests that passed, failed or were
-skipped; at the end of the session it writes both as JSON to the file given by
-`--e2e-routes PATH` (or the `CELLFORGE_E2E_ROUTES` environment variable). The `e2e`
-gate runs `pytest -m e2e -p <pkg>.genops.e2e_plugin` and reads the file: coverage is
-recorded from real requests, not guessed from test names.
+audit hook that collects them, each tagged with the test that was running (its setup,
+call and teardown), and the outcome of every test: passed, failed, or skipped (an xfail
+test counts as skipped, whether it failed or not). At the end of the session it writes
+both as JSON to the file given by `--e2e-routes PATH` (or the `CELLFORGE_E2E_ROUTES`
+environment variable). The `e2e` gate runs `pytest -m e2e -p <pkg>.genops.e2e_plugin`
+and reads the file: coverage is recorded from real requests answered by tests that
+passed, not guessed from test names.
+
+Audit events are seen only in this process: the requests count when the tests drive the
+app in-process (Starlette's `TestClient`, or httpx over an ASGI transport), not when
+they call a server running in another process.
 
 An audit hook cannot be removed, so load the plugin only in a pytest run of its own.
 """
@@ -18,6 +24,7 @@ import os
 import sys
 import threading
 from collections import defaultdict
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +32,13 @@ import pytest
 
 EVENT = "cellforge.gateway.request"
 ENV = "CELLFORGE_E2E_ROUTES"
+OUTSIDE = ""  # the test id of requests made outside any test (a session fixture's)
 
 _lock = threading.Lock()
-_statuses: defaultdict[str, set[int]] = defaultdict(set)  # path -> statuses answered
+# path -> test id -> statuses answered. A global, not a context variable: the app may
+# answer in another thread (TestClient's portal) than the test's.
+_answers: defaultdict[str, defaultdict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+_current = OUTSIDE
 _outcomes: dict[str, set[str]] = {"passed": set(), "failed": set(), "skipped": set()}
 
 
@@ -35,7 +46,7 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
     if event == EVENT:  # every audited operation of the process passes here: be brief
         path, status = args
         with _lock:
-            _statuses[str(path)].add(int(status))
+            _answers[str(path)][_current].add(int(status))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -51,10 +62,23 @@ def pytest_configure(config: pytest.Config) -> None:
         sys.addaudithook(_hook)
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, None, None]:
+    """Tag the requests of this test's setup, call and teardown with its id."""
+    global _current
+    with _lock:
+        _current = item.nodeid
+    try:
+        yield
+    finally:
+        with _lock:
+            _current = OUTSIDE
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.failed:
         _outcomes["failed"].add(report.nodeid)
-    elif report.skipped:
+    elif report.skipped or hasattr(report, "wasxfail"):  # xfailed, or xpassed
         _outcomes["skipped"].add(report.nodeid)
     elif report.when == "call":
         _outcomes["passed"].add(report.nodeid)
@@ -65,13 +89,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not target:
         return
     failed = _outcomes["failed"]
+    skipped = _outcomes["skipped"] - failed
     with _lock:
-        routes = {path: sorted(statuses) for path, statuses in sorted(_statuses.items())}
+        answers = {
+            path: {test: sorted(statuses) for test, statuses in sorted(tests.items())}
+            for path, tests in sorted(_answers.items())
+        }
     recorded = {
-        "routes": routes,
-        "passed": sorted(_outcomes["passed"] - failed),
+        "answers": answers,  # path -> test id -> statuses it got
+        "passed": sorted(_outcomes["passed"] - failed - skipped),
         "failed": sorted(failed),
-        "skipped": sorted(_outcomes["skipped"] - failed - _outcomes["passed"]),
+        "skipped": sorted(skipped),
         "exitstatus": int(exitstatus),
     }
     Path(target).write_text(json.dumps(recorded, indent=2) + "\n", encoding="utf-8")

@@ -1,22 +1,26 @@
 """Every model id in the code is pinned, exact and not retired.
 
 Code asks for a purpose (`llm/`), and `blueprint.yml`'s `models:` section pins the exact
-model that serves it. This gate reads every string constant of the Python code under
-`src/` (the gate's own tables excepted) and picks the ones that are, as a whole, a model
-id: `gpt-*`, `o1`/`o3`/`o4-*`, `chatgpt-*`, `claude-*`, `gemini-*`, `gemma*`, `llama*`,
-`mistral-*`, `mixtral-*`, `codestral*`, `command-r*`, `deepseek-*`, `qwen*`, `grok-*`,
-`phi-*`, with an optional `provider/` prefix. A sentence that mentions a model is not
-an id and is left alone.
+model that serves it. This gate reads every whole string of the Python code under `src/`
+(a literal, an f-string without placeholders, or such strings joined with `+`; only the
+gate's own alias tables, `genops/pins.py`, are skipped) and picks the ones that are, as
+a whole, a model id: `gpt-*`, `o1`/`o3`/`o4-*`, `chatgpt-*`, `claude-*`, `gemini-*`,
+`gemma*`, `llama*`, `mistral-*`, `mixtral-*`, `codestral*`, `command-r*`, `deepseek-*`,
+`qwen*`, `grok-*`, `phi-*`, after any routing prefixes: `openrouter/`, `meta-llama/`,
+`openai:`, `ft:`, `anthropic.` (`bedrock/anthropic.claude-...`). A sentence that
+mentions a model is not an id and is left alone.
 
 Protects against: a model id that bypasses the pins (so nobody reviewed its price or
 its retirement), a floating alias that changes the model under the code without a
 commit, and a pinned model the provider has retired or is about to retire.
 
-Fails when: a model id in the code is not the `model` of a pin; an id in the code or a
-pin is a floating alias: it ends in `-latest` or `:latest`, or it is the bare name of a
-family that the provider publishes as dated snapshots (`gpt-4o`, `gpt-4.1-mini`, `o3`,
-`claude-3-opus`, `claude-sonnet-4-5`, `gemini-pro`, `gemini-1.5-pro`, `mistral-large`,
-`command-r-plus`, `deepseek-chat`, ...); a pin's `retire_by` date is in the past.
+Fails when: a model id in the code is not the `model` of a pin (routing prefixes
+aside); an id in the code or a pin is a floating alias: it has `-latest` or `:latest` in
+it, or it is the bare name of a family that the provider publishes as dated snapshots
+(`gpt-4o`, `gpt-4.1-mini`, `o3`, `claude-3-opus`, `claude-sonnet-4-5`, `gemini-pro`,
+`gemini-1.5-pro`, `mistral-large`, `command-r-plus`, `deepseek-chat`, `qwen-max`,
+`grok-4`, ...); a pin's `retire_by` date is in the past; `genops.pins_warn_days` is not
+a whole number.
 
 Warns when: a pin retires within `genops.pins_warn_days` days (60 by default).
 
@@ -41,19 +45,22 @@ from . import Project, Verdict
 GATE = "pins"
 WARN_DAYS = 60
 
+# Routing prefixes before the model's own name, stripped (any number, any order) before
+# matching: `openrouter/`, `meta-llama/`, `openai:`, `ft:`, `anthropic.` (Bedrock).
+PREFIX = re.compile(r"[a-z0-9_.-]*[a-z0-9_-]/|[a-z0-9_-]+:(?=[a-z])|[a-z0-9_-]+\.(?=[a-z])", re.I)
 MODEL_ID = re.compile(
-    r"(?:[a-z0-9_.-]+/)?"  # a provider or organisation: openai/, models/, meta-llama/
     r"(?:gpt-[a-z0-9]|chatgpt-|o[1-9](?![0-9])|claude-[a-z0-9]|gemini-[a-z0-9]|gemma-?[0-9]"
-    r"|llama-?[0-9]|(?:mistral|mixtral|ministral|pixtral|codestral)-[a-z0-9]|codestral$"
-    r"|command-(?:r|a|light|nightly)|deepseek-[a-z]|qwen-?[0-9]|grok-[0-9]|phi-[0-9])"
+    r"|(?:meta-)?llama-?[0-9]|(?:mistral|mixtral|ministral|pixtral|codestral)-[a-z0-9]"
+    r"|codestral$|command-(?:r|a|light|nightly)|deepseek-[a-z]"
+    r"|qwen(?:-?[0-9]|-(?:max|plus|turbo|flash|long|coder|vl|math|omni))|grok-[0-9]|phi-[0-9])"
     r"[a-z0-9._:@-]*",
     re.IGNORECASE,
 )
-LATEST = re.compile(r".*[-:]latest", re.IGNORECASE)
+LATEST = re.compile(r"[-:]latest(?![a-z0-9])", re.IGNORECASE)
 # Bare family names: each provider also publishes these as dated snapshots, and the bare
-# name follows whichever snapshot is newest.
+# name follows whichever snapshot is newest. (`gemini-2.5-pro` is not one: Google
+# publishes it as a stable id with its own retirement date, not as an alias.)
 ALIASES = re.compile(
-    r"(?:[a-z0-9_.-]+/)?(?:"
     r"gpt-(?:3\.5-turbo|4|4-turbo|4o|4o-mini|4\.1|4\.1-mini|4\.1-nano|4\.5-preview"
     r"|5(?:\.[0-9])?(?:-mini|-nano|-pro|-codex)?)"
     r"|o[1-9](?:-mini|-pro)?"
@@ -63,20 +70,33 @@ ALIASES = re.compile(
     r"|mistral-(?:large|medium|small|tiny)|codestral|pixtral-large"
     r"|command-(?:r|r-plus|light|a)"
     r"|deepseek-(?:chat|reasoner)"
-    r"|llama-?[0-9](?:\.[0-9])?"
-    r")",
+    r"|(?:meta-)?llama-?[0-9](?:\.[0-9])?"
+    r"|qwen-(?:max|plus|turbo|flash)"
+    r"|grok-[0-9](?:\.[0-9])?(?:-mini)?",
     re.IGNORECASE,
 )
 
 
-def is_model_id(text: str) -> bool:
-    """Is the whole of `text` a model id (not a sentence that mentions one)?"""
+def model_name(text: str) -> str:
+    """`text` without its routing prefixes: `bedrock/anthropic.claude-x` -> `claude-x`."""
+    while (prefix := PREFIX.match(text)) is not None and not is_bare_id(text):
+        text = text[prefix.end() :]
+    return text
+
+
+def is_bare_id(text: str) -> bool:
     return MODEL_ID.fullmatch(text) is not None
+
+
+def is_model_id(text: str) -> bool:
+    """Is the whole of `text` a model id (not a sentence that mentions one), once its
+    routing prefixes are stripped?"""
+    return is_bare_id(model_name(text))
 
 
 def is_floating(model: str) -> bool:
     """Does `model` name whichever model the provider points it at today?"""
-    return LATEST.fullmatch(model) is not None or ALIASES.fullmatch(model) is not None
+    return LATEST.search(model) is not None or ALIASES.fullmatch(model_name(model)) is not None
 
 
 @dataclass(frozen=True)
@@ -85,32 +105,54 @@ class Occurrence:
     model: str
 
 
+def folded(node: ast.AST) -> str | None:
+    """The string an expression always has when it is built of constants alone: a
+    literal, an f-string without placeholders, or such strings added with `+`."""
+    if isinstance(node, ast.Constant):
+        return node.value if isinstance(node.value, str) else None
+    if isinstance(node, ast.JoinedStr):
+        parts = [folded(value) for value in node.values]
+        return "".join(part for part in parts if part is not None) if None not in parts else None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = folded(node.left), folded(node.right)
+        return None if left is None or right is None else left + right
+    return None
+
+
+def whole_strings(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    """(line, text) of each whole string of a module: the outermost expressions that
+    fold to a constant string. Their pieces, and the literal pieces of an f-string with
+    placeholders (`f"gpt-{size}"`), are not whole strings."""
+    pieces: set[int] = set()
+    for node in ast.walk(tree):  # breadth first: an expression before its pieces
+        if id(node) in pieces:
+            pieces.update(map(id, ast.iter_child_nodes(node)))
+            continue
+        if not isinstance(node, ast.Constant | ast.JoinedStr | ast.BinOp):
+            continue
+        text = folded(node)
+        if text is not None:
+            pieces.update(map(id, ast.iter_child_nodes(node)))
+            yield getattr(node, "lineno", 0), text
+        elif isinstance(node, ast.JoinedStr):
+            pieces.update(id(value) for value in node.values if isinstance(value, ast.Constant))
+
+
 def model_ids(root: Path, skip: Path) -> Iterator[Occurrence]:
-    """The model ids among the string constants of src/**/*.py, outside `skip`."""
+    """The model ids among the whole strings of src/**/*.py, except the module `skip`."""
     for path in sorted((root / "src").rglob("*.py")):
-        if path.is_relative_to(skip) or any(
-            part.startswith(".") or part == "__pycache__" for part in path.parts
+        relative = path.relative_to(root)
+        if path == skip or any(
+            part.startswith(".") or part == "__pycache__" for part in relative.parts
         ):
             continue
         try:
             tree = ast.parse(path.read_bytes(), filename=str(path))
         except (SyntaxError, ValueError):
             continue  # ruff and mypy report it; this gate judges model ids
-        fragments = {  # pieces of an f-string are not whole strings
-            id(value)
-            for node in ast.walk(tree)
-            if isinstance(node, ast.JoinedStr)
-            for value in node.values
-        }
-        for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Constant)
-                and isinstance(node.value, str)
-                and id(node) not in fragments
-                and is_model_id(node.value)
-            ):
-                relative = path.relative_to(root).as_posix()
-                yield Occurrence(f"{relative}:{node.lineno}", node.value)
+        for line, text in whole_strings(tree):
+            if is_model_id(text):
+                yield Occurrence(f"{relative.as_posix()}:{line}", text)
 
 
 def _days(days: int) -> str:
@@ -151,12 +193,13 @@ def judge_pins(pins: Mapping[str, Pin], today: dt.date, warn_days: int, into: Fi
 
 def judge_code(project: Project, pinned: set[str], into: Findings) -> None:
     """The findings of the model ids in the code: floating, or not pinned."""
-    for found in model_ids(project.root, project.source / "genops"):
+    names = {model_name(model) for model in pinned}  # `openai:x` uses the pin of `x`
+    for found in model_ids(project.root, project.source / "genops" / "pins.py"):
         if is_floating(found.model):
             into.floating.append(
                 f"{found.where}: {found.model!r} is a floating alias; call a purpose"
             )
-        elif found.model not in pinned:
+        elif found.model not in pinned and model_name(found.model) not in names:
             into.unpinned.append(
                 f"{found.where}: {found.model!r} is not pinned; pin it under a purpose in "
                 "blueprint.yml `models:` and call the purpose"
@@ -171,7 +214,10 @@ def check(project: Project, today: dt.date | None = None) -> Verdict:
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         reason = f"blueprint.yml `models:` is invalid: {error!r}"
         return Verdict(GATE, "fail", reason, "? pins")
-    warn_days = int(project.section("genops").get("pins_warn_days", WARN_DAYS))
+    warn_days = project.section("genops").get("pins_warn_days", WARN_DAYS)
+    if isinstance(warn_days, bool) or not isinstance(warn_days, int) or warn_days < 0:
+        reason = "blueprint.yml genops.pins_warn_days must be a whole number >= 0, not "
+        return Verdict(GATE, "fail", reason + repr(warn_days), _count(len(pins), "pin"))
     found = Findings()
     judge_code(project, {pin.model for pin in pins.values()}, found)
     judge_pins(pins, today, warn_days, found)

@@ -1,9 +1,13 @@
 """The build is reproducible and the lock file is honest.
 
-The gate builds the wheel and the sdist twice, each time from the working tree into a
-fresh folder, with `SOURCE_DATE_EPOCH` set to the time of the last commit (a fixed
-epoch, 1980-01-01, when there is no commit), and compares the sha256 of each artefact.
-It also checks `uv.lock`: present, every registry package pinned by hash, and in sync
+The gate builds the wheel and the sdist twice, each time into a fresh folder, with
+`SOURCE_DATE_EPOCH` set to the time of the last commit (a fixed epoch, 1980-01-01, when
+there is no commit or no git), and compares the sha256 of each artefact. The first build
+runs in the project; the second from a copy of its files (those git tracks or would
+track; every file but caches and `.venv` without git) at another path, with fresh
+modification times, started at least 2 seconds after the first one ended, so a build
+path or the clock leaking into an artefact shows (a zip entry's time has 2-second
+steps). It also checks `uv.lock`: present, every registry package pinned by hash, and in sync
 with pyproject.toml (`uv lock --check`).
 
 Everything runs with `--offline`: checking a lock that is in sync needs only the lock
@@ -12,12 +16,14 @@ A lock that is out of sync fails offline too (with a message about the cache rat
 than "needs to be updated" when the new requirement was never downloaded).
 
 Protects against: an artefact that cannot be rebuilt bit for bit from its commit (a
-timestamp, a build path or a file order leaking into it), so what was reviewed is not
-provably what ships; a dependency change that did not update `uv.lock`; a lock that
-installs whatever the index serves instead of the files that were locked.
+timestamp, a build path, a file order or a file git ignores leaking into it), so what
+was reviewed is not provably what ships; a dependency change that did not update
+`uv.lock`; a lock that installs whatever the index serves instead of the files that
+were locked.
 
-Fails when: the two builds differ, a build fails, `uv.lock` is missing, out of sync
-with pyproject.toml or has a registry package without hashes, or uv is not installed.
+Fails when: the two builds differ, a build fails, `uv.lock` is missing, is not valid
+TOML, is out of sync with pyproject.toml or has a registry package without hashes, or uv
+is not installed.
 
 Acknowledge a deliberate change: none; run `uv lock` after changing dependencies and
 commit `uv.lock`. A build that embeds the time must take it from `SOURCE_DATE_EPOCH`.
@@ -30,6 +36,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -39,22 +46,33 @@ from . import Project, Verdict
 GATE = "repro"
 FIXED_EPOCH = "315532800"  # 1980-01-01, the earliest time a zip (a wheel) can hold
 ARTEFACTS = (".whl", ".tar.gz")
+SPREAD = 2.0  # seconds between the end of the first build and the start of the second
+NOT_COPIED = (".git", ".venv", "__pycache__", "*.pyc", ".*_cache", "dist", "build", "var")
 
 
 def check(project: Project) -> Verdict:
-    """Check the lock, then build twice and compare; see the module docstring."""
+    """Build; check the lock and copy the tree while the clock moves on; build the copy;
+    compare. See the module docstring."""
     uv = shutil.which("uv")
     if uv is None:
         return Verdict(GATE, "fail", "uv not found on PATH: the repro gate needs it", "no build")
-    problems = lock_problems(uv, project.root)
     epoch, source = source_date_epoch(project.root)
-    first, second = build(uv, project.root, epoch), build(uv, project.root, epoch)
+    with tempfile.TemporaryDirectory(prefix="repro-tree-") as elsewhere:
+        first = build(uv, project.root, epoch)
+        ended = time.monotonic()
+        problems = lock_problems(uv, project.root)  # done while the clock moves on
+        tree = export(project.root, Path(elsewhere) / (project.root.resolve().name or "tree"))
+        time.sleep(max(0.0, ended + SPREAD - time.monotonic()))
+        second = build(uv, tree, epoch)
     figure, differences = compare(first, second)
     problems += differences
     if problems:
         reason = problems[0] + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
         return Verdict(GATE, "fail", reason, figure, tuple(problems))
-    reason = f"two builds with SOURCE_DATE_EPOCH={epoch} ({source}) are identical; uv.lock ok"
+    reason = (
+        f"two builds with SOURCE_DATE_EPOCH={epoch} ({source}), {SPREAD:g} s and a folder"
+        " apart, are identical; uv.lock ok"
+    )
     return Verdict(GATE, "pass", reason, figure)
 
 
@@ -63,7 +81,10 @@ def lock_problems(uv: str, root: Path) -> list[str]:
     lock = root / "uv.lock"
     if not lock.is_file():
         return ["uv.lock is missing: run `uv lock` and commit it"]
-    data = tomllib.loads(lock.read_text(encoding="utf-8"))
+    try:
+        data = tomllib.loads(lock.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        return [f"uv.lock is not valid TOML ({error}): run `uv lock` and commit it"]
     problems = [
         f"uv.lock: {name} is not pinned by hash" for name in unpinned(data.get("package", []))
     ]
@@ -95,13 +116,46 @@ def unpinned(packages: list[dict[str, Any]]) -> list[str]:
 
 def source_date_epoch(root: Path) -> tuple[str, str]:
     """The last commit's time, or the fixed epoch; and where it came from."""
-    done = subprocess.run(
-        ["git", "log", "-1", "--format=%ct"], cwd=root, capture_output=True, text=True
-    )
+    try:
+        done = subprocess.run(
+            ["git", "log", "-1", "--format=%ct"], cwd=root, capture_output=True, text=True
+        )
+    except FileNotFoundError:
+        return FIXED_EPOCH, "git not found: a fixed epoch"
     stamp = done.stdout.strip()
     if done.returncode == 0 and stamp.isdigit():
         return stamp, "the last commit"
     return FIXED_EPOCH, "no commit: a fixed epoch"
+
+
+def export(root: Path, target: Path) -> Path:
+    """A copy of the project's files at `target`, with fresh modification times: the
+    files git tracks or would track (what a clean checkout of a commit holds), or
+    without git every file but caches, `.venv` and build output."""
+    names = _git_files(root)
+    if names is None or "pyproject.toml" not in names:  # no git, or ignored by an outer repo
+        ignore = shutil.ignore_patterns(*NOT_COPIED)
+        shutil.copytree(root, target, ignore=ignore, symlinks=True, copy_function=shutil.copy)
+        return target
+    target.mkdir(parents=True)
+    for name in names:
+        source, copy = root / name, target / name
+        if source.is_file() or source.is_symlink():
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, copy, follow_symlinks=False)
+    return target
+
+
+def _git_files(root: Path) -> list[str] | None:
+    """The files under `root` that git tracks or would track; None without git."""
+    command = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+    try:
+        done = subprocess.run(command, cwd=root, capture_output=True, check=False)
+    except FileNotFoundError:
+        return None
+    if done.returncode != 0:
+        return None
+    return sorted({name for name in os.fsdecode(done.stdout).split("\0") if name})
 
 
 def build(uv: str, root: Path, epoch: str) -> dict[str, str] | str:

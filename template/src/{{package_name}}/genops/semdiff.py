@@ -2,7 +2,9 @@
 
 The gate compares the code on disk with a base: `--base REF`, else `genops.base_ref` in
 blueprint.yml, else `main` (or `origin/main`); in each case the merge base of `HEAD` with
-that ref, so the commits of the branch are what it judges. It reports three things:
+that ref, so the commits of the branch are what it judges. On that ref itself (a push to
+`main`: the merge base is `HEAD`) with a clean working tree, it judges the last commit
+(it compares with `HEAD^`). It reports three things:
 
 - the public API breaks, found by [griffe](https://mkdocstrings.github.io/griffe/):
   a public function, class or attribute removed, a parameter removed, renamed or made
@@ -13,19 +15,20 @@ that ref, so the commits of the branch are what it judges. It reports three thin
   the gate's details, with the Python version that built the syntax trees;
 - hand edits of template-owned files (the check of the `cellforge-owned` pre-commit hook).
 
-Without a base (no `main` yet, or not a git repository) there is nothing to compare
-with, and the gate warns. In CI, check out the full history (`fetch-depth: 0`) so the
-merge base exists.
+Without a base (no `main` yet, not a git repository, or no git) there is nothing to
+compare with, and the gate warns. griffe reads modules as UTF-8: the API of a module in
+another encoding is not compared, and the gate warns about it. In CI, check out the full
+history (`fetch-depth: 0`) so the merge base exists.
 
 Protects against: a change that breaks callers of the public API without saying so; a
 "pure reformat" that is not one; a template-owned file changed by hand, which the next
 regeneration would silently undo.
 
-Fails when: a public API break is not acknowledged, or a template-owned file differs
-from what the template wrote. Semantic changes alone never fail: the table is there for
-the reviewer.
+Fails when: a public API break is not acknowledged, a template-owned file differs from
+what the template wrote, or a changed file of `src/` does not parse. Semantic changes
+alone never fail: the table is there for the reviewer.
 
-Warns when: there is no base to compare with.
+Warns when: there is no base to compare with, or a changed module is not UTF-8.
 
 Acknowledge a deliberate change: for an API break, put a line `API-Break: <path>` in a
 commit message of the branch (the path as the gate prints it, e.g.
@@ -38,10 +41,11 @@ blueprint.yml or a template update, never by hand.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,6 +59,7 @@ GATE = "semdiff"
 DEFAULT_BASES = ("main", "origin/main")
 TRAILER = re.compile(r"^API-Break:\s*(\S+)\s*$", re.MULTILINE)
 OWNED_MARK = ": template-owned file edited by hand"
+NOT_UTF8 = "not UTF-8, so griffe cannot read it: its API is not compared"
 
 
 @dataclass(frozen=True)
@@ -74,24 +79,45 @@ def check(project: Project) -> Verdict:
         return _verdict(label, [], {}, edited, owned_note, compared=False)
     files = changed_files(project.root, base)
     changes: dict[str, Change] = {}
+    unparsed: list[str] = []
+    unread: list[str] = []
     for path in files:
-        changes.update(_symbol_changes(project.root, base, path))
+        found, problem = _symbol_changes(project.root, base, path)
+        changes.update(found)
+        unparsed += [f"{path}: {problem}"] if problem else []
+        unread += [f"{path}: {NOT_UTF8}"] if not _utf8(project.root / path) else []
+    if unparsed:
+        reason = f"{len(unparsed)} changed files do not parse: {unparsed[0]} ({label})"
+        return Verdict(GATE, "fail", reason, "API not compared", (*_table(changes), *unparsed))
     try:
         breaks = api_breaks(project, base) if files else []
     except (RuntimeError, OSError, ImportError) as error:  # a worktree or a module failed
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         reason = f"griffe could not load the API at the base ({label}): {first}"
         return Verdict(GATE, "fail", reason, "API not compared", tuple(_table(changes)))
-    return _verdict(label, breaks, changes, edited, owned_note, compared=True)
+    verdict = _verdict(label, breaks, changes, edited, owned_note, compared=True)
+    if unread and verdict.status == "pass":
+        reason = f"{len(unread)} changed modules not UTF-8: API not compared ({label})"
+        return Verdict(GATE, "warn", reason, verdict.figure, (*verdict.details, *unread))
+    return replace(verdict, details=(*verdict.details, *unread))
 
 
 def git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+    return subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, errors="replace", check=False
+    )
+
+
+def git_bytes(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
 
 
 def resolve_base(project: Project) -> tuple[str | None, str]:
     """The base commit and how it was chosen; (None, why not) when there is none."""
-    if git(project.root, "rev-parse", "--verify", "--quiet", "HEAD").returncode != 0:
+    if shutil.which("git") is None:
+        return None, "git not found: nothing to compare with"
+    head = git(project.root, "rev-parse", "--verify", "--quiet", "HEAD")
+    if head.returncode != 0:
         return None, "not a git repository with a commit: nothing to compare with"
     asked = project.base_ref or project.section("genops").get("base_ref")
     for ref in [str(asked)] if asked else DEFAULT_BASES:
@@ -100,34 +126,65 @@ def resolve_base(project: Project) -> tuple[str | None, str]:
             continue
         merge = git(project.root, "merge-base", "HEAD", ref)
         commit = (merge.stdout if merge.returncode == 0 else found.stdout).strip()
+        parent = git(project.root, "rev-parse", "--verify", "--quiet", "HEAD^")
+        if commit == head.stdout.strip() and parent.returncode == 0 and _clean(project.root):
+            commit = parent.stdout.strip()  # on the ref itself: judge the last commit
+            return commit, f"last commit: HEAD is {ref}, tree clean, base HEAD^ ({commit[:8]})"
         return commit, f"merge base with {ref} ({commit[:8]})"
     if asked:
         return None, f"base ref {asked!r} not found: nothing to compare with"
     return None, "no main or origin/main branch: nothing to compare with"
 
 
+def _clean(root: Path) -> bool:
+    """No change in the working tree or the index, and no untracked file."""
+    status = git(root, "status", "--porcelain", "-z", "--untracked-files=normal")
+    return status.returncode == 0 and not status.stdout
+
+
 def changed_files(root: Path, base: str) -> list[str]:
     """The .py files under src/ that differ between `base` and the working tree
-    (paths relative to `root`), untracked new files included."""
-    tracked = git(root, "diff", "--name-only", "--relative", "--no-renames", base, "--", "src")
-    new = git(root, "ls-files", "--others", "--exclude-standard", "--", "src")
-    names = set(tracked.stdout.split()) | set(new.stdout.split())
+    (paths relative to `root`), untracked new files included. `-z`: git quotes a name
+    with spaces or non-ASCII letters otherwise."""
+    options = ("-z", "--name-only", "--relative", "--no-renames")
+    tracked = git(root, "diff", *options, base, "--", "src")
+    new = git(root, "ls-files", "-z", "--others", "--exclude-standard", "--", "src")
+    names = set(tracked.stdout.split("\0")) | set(new.stdout.split("\0"))
     return sorted(name for name in names if name.endswith(".py"))
 
 
-def _symbol_changes(root: Path, base: str, path: str) -> dict[str, Change]:
+def _symbol_changes(root: Path, base: str, path: str) -> tuple[dict[str, Change], str | None]:
+    """The changed symbols of one file, and why its new version does not parse (if so).
+    Sources are read as bytes, so a PEP 263 encoding declaration is honoured."""
     module = ".".join(Path(path).relative_to("src").with_suffix("").parts)
     module = module.removesuffix(".__init__")
-    shown = git(root, "show", f"{base}:./{path}")
+    shown = git_bytes(root, "show", f"{base}:./{path}")
     old = shown.stdout if shown.returncode == 0 else None
     file = root / path
-    new = file.read_text(encoding="utf-8") if file.is_file() else None
+    new = file.read_bytes() if file.is_file() else None
+    try:
+        after = symbols(new, module) if new is not None else {}
+    except (SyntaxError, ValueError) as error:  # ValueError: a null byte
+        return {module: "semantic"}, _syntax_error(error)
     try:
         before = symbols(old, module) if old is not None else {}
-        after = symbols(new, module) if new is not None else {}
-    except SyntaxError:
-        return {module: "semantic"}  # one side does not parse: a change of meaning
-    return classify(before, after)
+    except (SyntaxError, ValueError):
+        return {module: "semantic"}, None  # the base did not parse: any change is semantic
+    return classify(before, after), None
+
+
+def _syntax_error(error: SyntaxError | ValueError) -> str:
+    if isinstance(error, SyntaxError):
+        return f"line {error.lineno}: {error.msg}"
+    return str(error)
+
+
+def _utf8(file: Path) -> bool:
+    try:
+        file.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return not file.is_file()  # a deleted file has nothing to read
+    return True
 
 
 def acknowledgements(project: Project, base: str) -> dict[str, str]:

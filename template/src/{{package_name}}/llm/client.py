@@ -4,15 +4,22 @@
 in the blueprint's pins (a raw model id is refused: `UnpinnedPurposeError`), estimates the
 call's worst case and reserves it in the usage ledger, which refuses it when a budget is
 short (`BudgetExceeded`: nothing is sent). Only then is the request sent; the usage the
-provider reports settles the reservation. A provider error or timeout becomes an
-`LLMError` with a one-line reason, and the reservation is released.
+provider reports settles the reservation. A failure becomes an `LLMError` with a
+one-line reason. A request that never reached the provider (no connection) or that it
+refused (4xx: the providers bill no refusals) is `NotBilledError`: its reservation is
+released. Any other failure once the request is out (a timeout, a 5xx, a malformed
+reply, or the caller giving up) may still be billed, so its worst case keeps counting.
+
+The ledger is SQLite, which may wait seconds for another process's write lock: its
+writes run in a worker thread, to their end even when the caller is cancelled meanwhile.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx2
 from pydantic import SecretStr
@@ -24,9 +31,18 @@ from .ledger import Ledger
 from .pins import Pin, pin_for, pins_from_blueprint
 from .providers import WIRES, BadReply, Message, Reply, Request, Wire
 
+T = TypeVar("T")
+
 
 class LLMError(Exception):
-    """A model call failed at the provider (the message says how); it counts nothing."""
+    """A model call failed (the message says how). Raised once its request was out (and
+    not a `NotBilledError`), the provider may bill the call: its worst case keeps counting
+    in the ledger (outcome `unknown`)."""
+
+
+class NotBilledError(LLMError):
+    """The request never reached the provider, or the provider refused it (4xx): the call
+    counts nothing (outcome `failed`)."""
 
 
 @dataclass(frozen=True)
@@ -90,14 +106,23 @@ class LLM:
         key = endpoint.key.get_secret_value() if endpoint.key else None
         request = wire.request(endpoint.url, key, pin.model, messages, max_output_tokens)
         worst = estimate(pin, [m.content for m in messages], max_output_tokens)
-        call_id = self.ledger.reserve(principal, pin, worst, self.budgets)  # or refuses
+        reserving = _in_thread(self.ledger.reserve, principal, pin, worst, self.budgets)
+        try:
+            call_id = await _finish(reserving)  # or refuses
+        except asyncio.CancelledError:  # nothing was sent: free the reservation once made
+            reserving.add_done_callback(self._release_unsent)
+            raise
         try:
             reply = await self._send(pin, wire, request)
-        except BaseException:  # an error, a timeout, or the caller gave up (cancelled)
-            self.ledger.release(call_id)
+        except NotBilledError:
+            await _finish(_in_thread(self.ledger.release, call_id))
+            raise
+        except BaseException:  # sent: a timeout, a 5xx, a bad reply, or the caller gave up
+            await _finish(_in_thread(self.ledger.keep, call_id))
             raise
         cost = pin.cost_usd(reply.input_tokens, reply.output_tokens)
-        self.ledger.settle(call_id, reply.input_tokens, reply.output_tokens, cost)
+        used = (reply.input_tokens, reply.output_tokens)
+        await _finish(_in_thread(self.ledger.settle, call_id, *used, cost))
         return Completion(reply.text, reply.input_tokens, reply.output_tokens, cost, reply.model)
 
     async def _send(self, pin: Pin, wire: Wire, request: Request) -> Reply:
@@ -107,7 +132,7 @@ class LLM:
         try:
             return wire.reply(data)
         except BadReply as error:
-            raise LLMError(f"{where} answered 200, but {error}") from None
+            raise LLMError(f"{where} answered 200, but not as {wire.shape}: {error}") from None
 
     async def _post(self, where: str, request: Request) -> Any:
         if self._http is None:
@@ -116,16 +141,26 @@ class LLM:
             response = await self._http.post(
                 request.url, headers=request.headers, json=request.body
             )
+        except UNSENT as error:  # before a byte of the request went out
+            reason = f"{where} could not be reached ({type(error).__name__})"
+            raise NotBilledError(reason) from None
         except httpx2.TimeoutException:
             raise LLMError(f"{where} did not answer within {self.timeout_seconds:g} s") from None
         except httpx2.HTTPError as error:
-            raise LLMError(f"{where} could not be reached ({type(error).__name__})") from None
+            raise LLMError(f"{where} failed mid-call ({type(error).__name__})") from None
         if response.status_code != 200:
-            raise LLMError(f"{where} answered {response.status_code}: {_snippet(response)}")
+            error_type = NotBilledError if 400 <= response.status_code < 500 else LLMError
+            raise error_type(f"{where} answered {response.status_code}: {_snippet(response)}")
         try:
             return response.json()
         except ValueError:
             raise LLMError(f"{where} answered 200 with a body that is not JSON") from None
+
+    def _release_unsent(self, reserving: asyncio.Future[int]) -> None:
+        if not reserving.cancelled() and reserving.exception() is None:
+            asyncio.get_running_loop().run_in_executor(
+                None, self.ledger.release, reserving.result()
+            )
 
     async def aclose(self) -> None:
         """Close the HTTP connections (the ledger stays open: it may be shared)."""
@@ -138,6 +173,30 @@ class LLM:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+# The transport errors raised before the request is written: no connection was had.
+UNSENT = (
+    httpx2.ConnectError,
+    httpx2.ConnectTimeout,
+    httpx2.PoolTimeout,
+    httpx2.UnsupportedProtocol,
+)
+
+
+def _in_thread(work: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+    """`work(*args)`, started now in a worker thread (a ledger write may wait for SQLite)."""
+    return asyncio.ensure_future(asyncio.to_thread(work, *args))
+
+
+async def _finish(work: asyncio.Future[T]) -> T:
+    """`work`'s result; if the caller is cancelled meanwhile, `work` still runs to its end
+    (the ledger must not be left in doubt) and the cancellation is raised after it."""
+    try:
+        return await asyncio.shield(work)
+    except asyncio.CancelledError:
+        await asyncio.wait([work])  # cancelled again: it still ends, unwaited
+        raise
 
 
 def _snippet(response: httpx2.Response, limit: int = 200) -> str:

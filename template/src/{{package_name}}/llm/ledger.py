@@ -4,8 +4,11 @@ A call is *reserved* at its worst-case estimate before it is sent, in the same
 `BEGIN IMMEDIATE` transaction that sums the day's spending and checks the budgets, so
 two concurrent calls (tasks, threads, or processes sharing the file) can never both pass
 a budget only one of them fits. When the provider answers, the row is *settled* with the
-usage the provider reported; when the call fails, it is *released* (it counts nothing).
-Refused calls are recorded too, so the metrics can count them.
+usage the provider reported. When the call fails before its request could reach the
+provider (no connection), it is *released*: it counts nothing. When it fails after (a
+timeout, the caller gave up, a 5xx, a malformed reply), the provider may well bill it,
+so it is *kept* at its worst case, as outcome `unknown`. Refused calls are recorded too,
+so the metrics can count them.
 
 Days are UTC days. The file is `<data_dir>/llm-usage.sqlite3` (`Settings.llm_ledger_path`);
 without a data directory (tests) the ledger lives in memory. A reservation left by a
@@ -42,10 +45,12 @@ CREATE TABLE IF NOT EXISTS llm_calls (
 );
 CREATE INDEX IF NOT EXISTS llm_calls_by_day ON llm_calls (day, principal);
 """
-# A row's tokens and cost by outcome: a reservation's estimate, a settled call's actual
-# usage; failed and refused calls count nothing.
-RESERVED, OK, FAILED, REFUSED = "reserved", "ok", "failed", "refused"
-COUNTED = (RESERVED, OK)
+# A row's tokens and cost by outcome: a reservation's estimate (in flight, or `unknown`:
+# failed after sending, kept), a settled call's actual usage; released (`failed`) and
+# refused calls count nothing. Only a `reserved` row ever changes its outcome.
+RESERVED, OK, UNKNOWN, FAILED, REFUSED = "reserved", "ok", "unknown", "failed", "refused"
+COUNTED = (RESERVED, OK, UNKNOWN)
+OUTCOMES = (OK, UNKNOWN, FAILED, REFUSED)  # where a call ends
 
 
 def utc_now() -> datetime:
@@ -99,7 +104,7 @@ class Ledger:
     def _spent(self, day: str, principal: str | None = None) -> Estimate:
         query = (
             "SELECT COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), "
-            "COALESCE(SUM(cost_usd), 0.0) FROM llm_calls WHERE day = ? AND outcome IN (?, ?)"
+            "COALESCE(SUM(cost_usd), 0.0) FROM llm_calls WHERE day = ? AND outcome IN (?, ?, ?)"
         )
         arguments: tuple[str, ...] = (day, *COUNTED)
         if principal is not None:
@@ -141,17 +146,26 @@ class Ledger:
         with self._transaction() as database:
             database.execute(
                 "UPDATE llm_calls SET input_tokens = ?, output_tokens = ?, cost_usd = ?, "
-                "outcome = ? WHERE id = ?",
-                (input_tokens, output_tokens, usd, OK, call_id),
+                "outcome = ? WHERE id = ? AND outcome = ?",
+                (input_tokens, output_tokens, usd, OK, call_id, RESERVED),
             )
 
     def release(self, call_id: int) -> None:
-        """Free a reservation whose call failed: it counts nothing."""
+        """Free a reservation whose request never reached the provider: it counts nothing."""
         with self._transaction() as database:
             database.execute(
                 "UPDATE llm_calls SET input_tokens = 0, output_tokens = 0, cost_usd = 0.0, "
-                "outcome = ? WHERE id = ?",
-                (FAILED, call_id),
+                "outcome = ? WHERE id = ? AND outcome = ?",
+                (FAILED, call_id, RESERVED),
+            )
+
+    def keep(self, call_id: int) -> None:
+        """Keep the worst case of a call that failed after its request was sent: the
+        provider may bill it, and what it used is unknown."""
+        with self._transaction() as database:
+            database.execute(
+                "UPDATE llm_calls SET outcome = ? WHERE id = ? AND outcome = ?",
+                (UNKNOWN, call_id, RESERVED),
             )
 
     def usage(self, day: str | None = None) -> list[Usage]:

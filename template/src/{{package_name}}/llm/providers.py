@@ -3,7 +3,9 @@ most other providers and local servers also speak) and Anthropic's messages.
 
 Only the mapping lives here, request out and reply in, so that budgets and the ledger
 work the same for both. A reply must report its usage: a call whose usage is unknown
-cannot be budgeted, so a reply without it is refused as malformed.
+cannot be budgeted, so a reply without it is refused as malformed. So is any other shape
+than the documented one, and any count that is not a whole number >= 0: the ledger adds
+these up, and a negative (or `true`, or 12.9) count would free budget that was spent.
 """
 
 from __future__ import annotations
@@ -55,13 +57,19 @@ def openai_request(
     return Request(f"{base.rstrip('/')}/chat/completions", headers, body)
 
 
-def openai_reply(data: Mapping[str, Any]) -> Reply:
-    try:
-        usage, message = data["usage"], data["choices"][0]["message"]
-        input_tokens, output_tokens = int(usage["prompt_tokens"]), int(usage["completion_tokens"])
-        return Reply(str(message["content"] or ""), input_tokens, output_tokens, str(data["model"]))
-    except (KeyError, IndexError, TypeError, ValueError) as error:
-        raise BadReply(f"not as a chat completion with usage ({error!r})") from None
+def openai_reply(data: Any) -> Reply:
+    body = _mapping(data, "the body")
+    usage = _mapping(body.get("usage"), "usage")
+    choices = body.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise BadReply(f"choices is {_shown(choices)}, not a list of at least one choice")
+    message = _mapping(_mapping(choices[0], "choices[0]").get("message"), "choices[0].message")
+    content = message.get("content")
+    if content is not None and not isinstance(content, str):
+        raise BadReply(f"choices[0].message.content is {_shown(content)}, not a string")
+    input_tokens = _count(usage, "prompt_tokens")
+    output_tokens = _count(usage, "completion_tokens")
+    return Reply(content or "", input_tokens, output_tokens, _model(body))
 
 
 def anthropic_request(
@@ -77,24 +85,64 @@ def anthropic_request(
     return Request(f"{base.rstrip('/')}/v1/messages", headers, body)
 
 
-def anthropic_reply(data: Mapping[str, Any]) -> Reply:
-    try:
-        usage = data["usage"]
-        text = "".join(block["text"] for block in data["content"] if block["type"] == "text")
-        cached = sum(int(usage.get(name) or 0) for name in CACHE_FIELDS)
-        input_tokens = int(usage["input_tokens"]) + cached
-        return Reply(text, input_tokens, int(usage["output_tokens"]), str(data["model"]))
-    except (KeyError, TypeError, ValueError) as error:
-        raise BadReply(f"not as a message with usage ({error!r})") from None
+def anthropic_reply(data: Any) -> Reply:
+    body = _mapping(data, "the body")
+    usage = _mapping(body.get("usage"), "usage")
+    blocks = body.get("content")
+    if not isinstance(blocks, list):
+        raise BadReply(f"content is {_shown(blocks)}, not a list of blocks")
+    texts: list[str] = []
+    for number, block in enumerate(blocks):
+        block = _mapping(block, f"content[{number}]")
+        if block.get("type") == "text":
+            text = block.get("text")
+            if not isinstance(text, str):
+                raise BadReply(f"content[{number}].text is {_shown(text)}, not a string")
+            texts.append(text)
+    cached = sum(_count(usage, name, optional=True) for name in CACHE_FIELDS)
+    input_tokens = _count(usage, "input_tokens") + cached
+    return Reply("".join(texts), input_tokens, _count(usage, "output_tokens"), _model(body))
+
+
+def _mapping(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise BadReply(f"{what} is {_shown(value)}, not an object")
+    return value
+
+
+def _count(usage: Mapping[str, Any], name: str, optional: bool = False) -> int:
+    """A token count: a whole number >= 0 (JSON `true` is a bool, not a count)."""
+    value = usage.get(name)
+    if value is None and optional:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise BadReply(f"usage.{name} is {_shown(value)}, not a token count (a whole number >= 0)")
+    return value
+
+
+def _model(body: Mapping[str, Any]) -> str:
+    model = body.get("model")
+    if not isinstance(model, str):
+        raise BadReply(f"model is {_shown(model)}, not a string")
+    return model
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """`value` in a reason: short, on one line (a reply is the provider's text, not ours)."""
+    if value is None:
+        return "missing (or null)"
+    text = " ".join(repr(value).split())
+    return text[:limit] + ("..." if len(text) > limit else "")
 
 
 @dataclass(frozen=True)
 class Wire:
     request: Callable[[str, str | None, str, Sequence[Message], int], Request]
-    reply: Callable[[Mapping[str, Any]], Reply]
+    reply: Callable[[Any], Reply]  # from the reply's JSON body, or BadReply says what is off
+    shape: str  # what a reply should be, for the reason of a BadReply
 
 
 WIRES = {
-    "openai": Wire(openai_request, openai_reply),
-    "anthropic": Wire(anthropic_request, anthropic_reply),
+    "openai": Wire(openai_request, openai_reply, "a chat completion with usage"),
+    "anthropic": Wire(anthropic_request, anthropic_reply, "a message with usage"),
 }

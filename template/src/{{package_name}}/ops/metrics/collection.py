@@ -61,8 +61,9 @@ class Metrics:
         if self.context.bytes is not None:
             yield GaugeMetricFamily(
                 "repo_context_bytes",
-                "Bytes of code and context: *.py, *.md, *.yml, *.toml, *.json under src, "
-                "tests and docs, blueprint.yml and README.md.",
+                "Bytes of code and context a model reads: *.py, *.md, *.yml, *.toml, *.json "
+                "under tests, docs and src (but template-owned internals), blueprint.yml, "
+                "README.md; the figure of the context gate (genops check context).",
                 value=self.context.bytes,
             )
 

@@ -1,11 +1,14 @@
 """The repository's context size: the bytes a maintainer (or a model) has to read.
 
-What has to be read to change the project: the cells, the core modules they build on
-(messages, cells, bus, storage, and the model client), the tests, the docs, the
-blueprint and the README. The rest of `src/` is template-owned: it is re-applied, never
-edited by hand, and what a reader needs of it is in the docs generated from it
-(architecture, distribution, AsyncAPI, runbooks, gates). So the figure grows with the
-team's code, and a fresh project starts well under the 500 KB warning.
+What has to be read to change the project: the team's code under `src/` (the cells and
+any module the team wrote, e.g. `src/<package>/domain/rules.py`), the core modules the
+cells are written against (messages, cells, bus, storage, and the model client), the
+tests, the docs, the blueprint and the README. The rest of `src/` is template-owned (the
+files `.cellforge-state.json` lists under `owned`): it is re-applied, never edited by
+hand, and what a reader needs of it is in the docs generated from it (architecture,
+distribution, AsyncAPI, runbooks, gates). Without a state file all of `src/` counts. So
+the figure grows with the team's code, and a fresh project starts well under the 500 KB
+warning.
 
 A figure of the project rather than of the traffic: a tree walk, so it runs off the
 event loop and is reused for a while (`ContextSize`).
@@ -14,6 +17,7 @@ event loop and is reused for a while (`ContextSize`).
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import os
 import time
@@ -26,38 +30,51 @@ CONTEXT_DIRS = ("src", "tests", "docs")
 CONTEXT_FILES = ("blueprint.yml", "README.md")
 CONTEXT_SUFFIXES = frozenset({".py", ".md", ".yml", ".yaml", ".toml", ".json"})
 CONTEXT_MAX_AGE = 300.0  # seconds a measured context size is reused
-# Under src/<package>/: the cells, and the template-owned modules a cell is written against.
-CONTEXT_SOURCES = ("cells/",)
+STATE_FILE = ".cellforge-state.json"  # its `owned` maps each template-owned file to a hash
+# Under src/<package>/: the template-owned modules a cell is written against, always read.
 CONTEXT_CONTRACTS = frozenset(
     {"core/messages.py", "core/cells.py", "core/cellbus.py", "core/bus.py", "core/storage.py"}
     | {"llm/client.py"}
 )
 
 
-def _read_by_a_model(relative: str) -> bool:
-    """Whether a file under src/ (`<package>/...`) is part of the context."""
-    inside = relative.partition("/")[2]
-    return inside.startswith(CONTEXT_SOURCES) or inside in CONTEXT_CONTRACTS
+def template_owned(root: Path) -> frozenset[str]:
+    """The files under src/ (`src/<package>/...`) that the template owns and a reader
+    skips: those `.cellforge-state.json` lists under `owned`, the core contracts
+    excepted. Empty without a (readable) state file: then all of src/ counts."""
+    try:
+        state = json.loads((root / STATE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return frozenset()
+    owned = state.get("owned") if isinstance(state, dict) else None
+    if not isinstance(owned, dict):
+        return frozenset()
+    return frozenset(
+        path
+        for path in owned
+        if isinstance(path, str)
+        and path.startswith("src/")
+        and path.split("/", 2)[-1] not in CONTEXT_CONTRACTS
+    )
 
 
 def context_files(root: Path) -> Iterator[tuple[Path, int]]:
     """Each file of the project's code and context, with its size in bytes: *.py, *.md,
-    *.yml, *.yaml, *.toml and *.json under tests/ and docs/, and under src/ those of the
-    cells and the core contracts (hidden folders and __pycache__ skipped), plus
-    blueprint.yml and README.md at the root. The one walk behind this figure and the
-    `context` GenOps gate, so the two always agree."""
+    *.yml, *.yaml, *.toml and *.json under src/, tests/ and docs/ (under src/, not the
+    template-owned ones but the core contracts; hidden folders and __pycache__ skipped),
+    plus blueprint.yml and README.md at the root. The one walk behind this figure and
+    the `context` GenOps gate, so the two always agree."""
     for path in map(root.joinpath, CONTEXT_FILES):
         if path.is_file():
             yield path, path.stat().st_size
+    skipped = template_owned(root)
     for top in CONTEXT_DIRS:
         for folder, subfolders, files in os.walk(root / top):
             subfolders[:] = [s for s in subfolders if not s.startswith(".") and s != "__pycache__"]
             for name in files:
                 if os.path.splitext(name)[1] in CONTEXT_SUFFIXES:
                     path = Path(folder, name)
-                    if top == "src" and not _read_by_a_model(
-                        path.relative_to(root / top).as_posix()
-                    ):
+                    if path.relative_to(root).as_posix() in skipped:
                         continue
                     try:
                         yield path, path.stat().st_size
