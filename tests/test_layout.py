@@ -21,8 +21,21 @@ DERIVED = {
     "docs/genops.md",
     "docs/runbooks/promote-cell.md",
     "docs/runbooks/demote-cell.md",
+    "docs/runbooks/rotate-keys.md",
+    "docs/runbooks/verify-audit.md",
+    "docs/runbooks/backup.md",
+    "docs/runbooks/restore.md",
+    "docs/runbooks/shed-load.md",
+    "docs/runbooks/restore-load.md",
+    "docs/runbooks/rollback.md",
     ".importlinter",
     ".cellforge-state.json",
+    "deploy/compose.yaml",
+    "deploy/k8s/base/kustomization.yaml",
+    "deploy/k8s/base/gateway.yaml",
+    "deploy/k8s/base/networkpolicy.yaml",
+    "deploy/k8s/overlays/monolith/kustomization.yaml",
+    "deploy/k8s/overlays/distributed/kustomization.yaml",
 }
 
 

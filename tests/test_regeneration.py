@@ -211,13 +211,40 @@ def test_hand_edits_of_template_files_are_refused_with_an_escape_hatch(
     assert emergency.returncode == 0, emergency.stdout + emergency.stderr
 
 
+def test_a_blueprint_change_the_template_ignores_still_refreshes_what_derives_from_it(
+    make_project: Callable[..., Project],
+) -> None:
+    """The image tag and a trigger threshold are no copier answers, but deploy/ and the
+    architecture page are generated from them: the hook rewrites them and asks for a
+    second commit, as pre-commit fixers do."""
+    project, env = make_project()
+    blueprint = project / "blueprint.yml"
+    text = blueprint.read_text(encoding="utf-8")
+    text = text.replace('tag: "0.1.0"', 'tag: "0.2.0"').replace(
+        "cpu_percent: 75", "cpu_percent: 60"
+    )
+    blueprint.write_text(text, encoding="utf-8")
+    run(["git", "add", "blueprint.yml"], project)
+
+    first = commit(project, "release 0.2.0", env)
+
+    assert first.returncode != 0
+    assert "regenerated deploy/compose.yaml from blueprint.yml" in said(first)
+    assert "regenerated docs/architecture.md from blueprint.yml" in said(first)
+    assert "my-service:0.2.0" in (project / "deploy/compose.yaml").read_text(encoding="utf-8")
+    run(["git", "add", "-A"], project)
+    second = commit(project, "release 0.2.0", env)
+    assert second.returncode == 0, said(second)
+    assert run(["git", "status", "--porcelain"], project).stdout == ""
+
+
 def test_the_fast_genops_gates_refuse_an_unpinned_model_at_commit(
     make_project: Callable[..., Project],
 ) -> None:
     project, env = make_project()
     handlers = project / "src/my_service/cells/notes/handlers.py"
     original = handlers.read_text(encoding="utf-8")
-    handlers.write_text(original + '\nMODEL = "gpt-4o-latest"\n', encoding="utf-8")
+    handlers.write_text(original + '\n\nMODEL = "gpt-4o-latest"\n', encoding="utf-8")
     run(["git", "add", "-A"], project)
 
     refused = commit(project, "call a floating model", env)
@@ -226,7 +253,7 @@ def test_the_fast_genops_gates_refuse_an_unpinned_model_at_commit(
     assert "GenOps: model ids are pinned, none retired" in said(refused)
     assert "gpt-4o-latest" in said(refused)
     # The id the blueprint pins is fine: the gate allowlists exact, pinned ids.
-    handlers.write_text(original + '\nMODEL = "gpt-4.1-mini-2025-04-14"\n', encoding="utf-8")
+    handlers.write_text(original + '\n\nMODEL = "gpt-4.1-mini-2025-04-14"\n', encoding="utf-8")
     run(["git", "add", "-A"], project)
     accepted = commit(project, "name the pinned model", env)
     assert accepted.returncode == 0, said(accepted)

@@ -22,7 +22,7 @@ from typing import Any
 from . import state
 from .blueprint import answers as blueprint_answers
 from .blueprint import read as read_blueprint
-from .derived import project_module
+from .derived import project_module, refresh
 from .gitops import (
     GitError,
     deleted_in_history,
@@ -92,8 +92,15 @@ def _regenerate(project: Path, template_ref: str | None) -> int:
 
     data = blueprint_answers(read_blueprint(blueprint))
     if template_ref is None and all(answers.get(key) == value for key, value in data.items()):
-        # A comment or the layout changed, nothing the template reads: no re-apply, and
-        # no extra commit round trip for the user.
+        # Nothing the template reads changed: no re-apply. The files derived from the
+        # blueprint (docs, deploy/: thresholds, flags, the image tag) may still follow, and
+        # a comment changes none of them, so it costs no extra commit round trip.
+        written = refresh(project, package) or []
+        if written:
+            for path in written:
+                print(f"cellforge: regenerated {path.relative_to(project)} from blueprint.yml")
+            print("cellforge: review the regenerated files, `git add -A` and commit again")
+            return 1
         print("cellforge: blueprint.yml changed in nothing the template uses; nothing to do")
         return 0
     summary = Summary()

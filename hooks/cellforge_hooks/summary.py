@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-ROUTE = re.compile(r"^- (command|query) `(\w+)`: `(POST \S+)`(?:, requires `[^`]*`)?$", re.M)
+# A route as docs/architecture.md lists it in each cell's canvas.
+ROUTE = re.compile(r"(command|query) `(\w+)`: `(POST [^`\s]+)`")
 
 
 @dataclass

@@ -160,7 +160,7 @@ def create_app(runtime: Runtime, policy: Policy | None = None) -> Starlette:
     `policy` defaults to the blueprint's roles."""
     settings = runtime.settings
     table = route_table(runtime.registry)  # refuses a route without a capability
-    keys, policy = ApiKeys(settings.keys_path), policy or Policy()
+    keys, policy = ApiKeys(settings.api_keys_path), policy or Policy()
     audit = open_audit_log(settings)
     measured = Metrics(runtime.registry, settings.blueprint.resolve().parent, "gateway")
     runtime.bus.add_middleware(measured.cells.middleware)  # handler latency per cell
@@ -169,7 +169,7 @@ def create_app(runtime: Runtime, policy: Policy | None = None) -> Starlette:
     guard = Guard(
         Authenticator(settings, keys),
         policy,
-        RateLimits(settings.rate_limit, settings.rate_limit_keys),
+        RateLimits(settings.rate_limit, settings.rate_limit_keys, settings.limits_override),
         audit,
         users=measured.users,
     )

@@ -1,5 +1,8 @@
 """The recorded series: one `ops.series.Sample` per interval, the figures `triggers
 check` judges, appended to `Settings.series_path` in the background.
+
+A plain file rather than a time-series server, so that a trigger can be judged offline,
+in tests and on a copy from production (`triggers check --series FILE`).
 """
 
 from __future__ import annotations

@@ -150,9 +150,11 @@ class Runbook(Generic[T]):
 
 def registry() -> dict[str, Runbook[Any]]:
     """Every runbook, by name."""
-    from .placement import RUNBOOKS
+    from . import audit, backup, keys, load, placement, rollback
 
-    return {runbook.name: runbook for runbook in RUNBOOKS}
+    books = [*placement.RUNBOOKS, *keys.RUNBOOKS, *audit.RUNBOOKS, *backup.RUNBOOKS]
+    books += [*load.RUNBOOKS, *rollback.RUNBOOKS]
+    return {runbook.name: runbook for runbook in books}
 
 
 def prog() -> str:
