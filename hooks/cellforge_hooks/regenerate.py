@@ -95,7 +95,9 @@ def _regenerate(project: Path, template_ref: str | None) -> int:
         # Nothing the template reads changed: no re-apply. The files derived from the
         # blueprint (docs, deploy/: thresholds, flags, the image tag) may still follow, and
         # a comment changes none of them, so it costs no extra commit round trip.
-        written = refresh(project, package) or []
+        written = refresh(project, package)
+        if written is None:  # it said why; the drift check would fail in CI anyway
+            return 1
         if written:
             for path in written:
                 print(f"cellforge: regenerated {path.relative_to(project)} from blueprint.yml")
@@ -130,7 +132,14 @@ def _regenerate(project: Path, template_ref: str | None) -> int:
         )
         conflicted = git(tree, "diff", "--name-only", "--diff-filter=U").split()
         git(tree, "add", "--all")
-        summary.kept_deleted = _drop_resurrected(project, tree, base, package)
+        dropped = _drop_resurrected(project, tree, base, package)
+        # The derived files (docs, deploy/) follow the result, whatever copier or history
+        # say: copier re-applies the project's difference from a scratch render that
+        # holds none (so a demoted cell's worker would come back), and a derived file
+        # deleted once (a cell demoted earlier) is not a template file the user deleted.
+        refresh(tree, package)
+        git(tree, "add", "--all")
+        summary.kept_deleted = [path for path in dropped if not (tree / path).exists()]
         patch = git_bytes(tree, "diff", "--cached", "--binary", base)
         for line in git(tree, "diff", "--cached", "--name-status", base).splitlines():
             status, path = line.split("\t", 1)

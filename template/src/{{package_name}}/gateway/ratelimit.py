@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 CHECK_SECONDS = 1.0
 
 
+MAX_OVERRIDE_BYTES = 4096  # a real override is ~80 bytes; never parse a huge file per request
+
+
 class OverrideError(ValueError):
     """The override file is not `{"rate_limit": "<limit>", "until": "<ISO time>"}`."""
 
@@ -36,17 +39,20 @@ class OverrideError(ValueError):
 def read_override(path: Path) -> tuple[RateLimitItem, float] | None:
     """The override's limit and when it ends (a Unix time), or None without a file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            raw = file.read(MAX_OVERRIDE_BYTES + 1)
     except FileNotFoundError:
         return None
+    if len(raw) > MAX_OVERRIDE_BYTES:
+        raise OverrideError(f"{path}: over {MAX_OVERRIDE_BYTES} bytes")
     try:
-        data = json.loads(text)
+        data = json.loads(raw)
         until = datetime.fromisoformat(data["until"])
         if until.tzinfo is None:
             raise ValueError("until has no time zone")
         return parse(data["rate_limit"]), until.timestamp()
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
-        raise OverrideError(f"{path}: {error}") from None
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
+        raise OverrideError(f"{path}: {error!r}"[:300]) from None
 
 
 class RateLimits:
@@ -71,7 +77,7 @@ class RateLimits:
         if self._read is None or self._read[0] != version:
             try:
                 self._read = version, read_override(self.override)
-            except (OSError, OverrideError) as error:
+            except Exception as error:  # a bad file must never turn requests into 500s
                 log.warning("rate limit override ignored: %s", error)
                 self._read = version, None
         override = self._read[1]

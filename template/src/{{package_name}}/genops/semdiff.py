@@ -127,7 +127,8 @@ def resolve_base(project: Project) -> tuple[str | None, str]:
         merge = git(project.root, "merge-base", "HEAD", ref)
         commit = (merge.stdout if merge.returncode == 0 else found.stdout).strip()
         parent = git(project.root, "rev-parse", "--verify", "--quiet", "HEAD^")
-        if commit == head.stdout.strip() and parent.returncode == 0 and _clean(project.root):
+        on_ref = commit == head.stdout.strip() and parent.returncode == 0
+        if on_ref and not asked and _clean(project.root):  # an asked base is taken as is
             commit = parent.stdout.strip()  # on the ref itself: judge the last commit
             return commit, f"last commit: HEAD is {ref}, tree clean, base HEAD^ ({commit[:8]})"
         return commit, f"merge base with {ref} ({commit[:8]})"

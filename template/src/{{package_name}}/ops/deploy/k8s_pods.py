@@ -190,13 +190,19 @@ def gateway(facts: Facts) -> Object:
         "securityContext": container_security(),
         "volumeMounts": app_mounts(),
     }
-    pod = {
+    pod = app_pod(facts, container)
+    name = facts.project
+    return deployment(facts, name, labels(facts, "gateway", "gateway"), facts.replicas, pod)
+
+
+def app_pod(facts: Facts, container: Object) -> Object:
+    """A pod of the app: one container, the app's volumes, on the gateway's node (they
+    share its ReadWriteOnce data volume)."""
+    return {
         "affinity": near_the_gateway(facts),
         "containers": [container],
         "volumes": app_volumes(facts),
     }
-    name = facts.project
-    return deployment(facts, name, labels(facts, "gateway", "gateway"), facts.replicas, pod)
 
 
 def worker(facts: Facts, cell: str) -> Object:
@@ -220,11 +226,7 @@ def worker(facts: Facts, cell: str) -> Object:
         "securityContext": container_security(),
         "volumeMounts": app_mounts(),
     }
-    pod = {
-        "affinity": near_the_gateway(facts),
-        "containers": [container],
-        "volumes": app_volumes(facts),
-    }
+    pod = app_pod(facts, container)
     name = worker_name(facts, cell)
     return deployment(facts, name, labels(facts, "worker", dns(cell)), 1, pod)
 

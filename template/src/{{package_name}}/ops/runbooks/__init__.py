@@ -167,7 +167,11 @@ def prog() -> str:
 
 
 def git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+    """git's answer; without git (a container image) a failure, as outside a repository."""
+    try:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+    except FileNotFoundError:
+        return subprocess.CompletedProcess(["git", *args], 127, "", "git: not found")
 
 
 def _digest(path: Path) -> str:

@@ -247,6 +247,10 @@ def prepare_restore(invocation: Invocation) -> Restore:
         raise PreconditionError(f"{source} is a broken backup: " + "; ".join(problems))
     current = live(settings)
     refuse_if_running([*current.values(), *targets.values()])
+    folders = {path.parent for path in [*current.values(), *targets.values()]}
+    fixed = sorted(str(f) for f in folders if f.exists() and not os.access(f, os.W_OK))
+    if fixed:  # e.g. keys mounted from a Kubernetes Secret: re-provision those instead
+        raise PreconditionError("cannot write " + ", ".join(fixed) + " (a read-only mount?)")
     aside = data_dir / ASIDE / stamp()
     while aside.exists():  # restored twice in a second (an undo, in tests)
         aside = aside.with_name(f"{stamp()}-{secrets.token_hex(2)}")
@@ -265,17 +269,26 @@ def plan_aside(restore: Restore) -> str:
 
 
 def apply_aside(restore: Restore) -> str:
-    """Moves them (a rename where the folder is on the same file system)."""
+    """Moves them (a rename where the folder is on the same file system). If one cannot
+    be moved (a read-only mount), the ones already moved go back: all or nothing."""
     restore.aside.mkdir(parents=True, mode=0o700)
-    moved = []
-    for name, path in restore.current.items():
-        journals = [(side, name + side.name[len(path.name) :]) for side in sides(path)]
-        for one, called in [(path, name), *journals]:
-            destination = restore.aside / called
-            destination.parent.mkdir(mode=0o700, exist_ok=True)
-            shutil.move(one, destination)
-            moved.append(called)
-    write_manifest(restore.aside, moved)
+    moved: list[tuple[Path, Path, str]] = []
+    try:
+        for name, path in restore.current.items():
+            journals = [(side, name + side.name[len(path.name) :]) for side in sides(path)]
+            for one, called in [(path, name), *journals]:
+                destination = restore.aside / called
+                destination.parent.mkdir(mode=0o700, exist_ok=True)
+                shutil.move(one, destination)
+                moved.append((one, destination, called))
+    except OSError as error:
+        for original, destination, _ in reversed(moved):
+            shutil.move(destination, original)
+        raise StepError(
+            f"could not set the current files aside ({error}); the {len(moved)} already "
+            "moved are back in place: nothing was changed"
+        ) from None
+    write_manifest(restore.aside, [called for _, _, called in moved])
     return f"{len(moved)} files moved to {restore.aside}"
 
 

@@ -261,7 +261,11 @@ def _instructions(swap: Swap) -> str:
     overlay = "distributed" if facts_of(swap.root).workers else "monolith"
     pairs = [
         (f'git add -A && git commit -m "roll back to {swap.previous}"', "first"),
-        (f"docker compose -f {COMPOSE} up -d", "compose: recreates the changed containers"),
+        (
+            f"docker compose -f {COMPOSE} up -d --no-build",
+            "compose: recreates the changed containers from the registry's image (never a "
+            "fresh build of this tree tagged as the previous release)",
+        ),
         (f"kubectl apply -k {OVERLAYS}/{overlay}", "Kubernetes: a rolling update"),
     ]
     width = max(len(command) for command, _ in pairs)

@@ -3,10 +3,13 @@
 Settings name where the state lives; a relative `data_dir` (the default `var`) is read
 from the project root the runbook runs on, not from the current directory. `live` lists
 the files that hold the state: every `<data_dir>/*.sqlite3` (one per cell, and the model
-usage ledger), the ledger wherever it is set, every file in the keys folder (the audit
-key, the data keyring, the API keys' `api-keys.sqlite3`), and the audit log with its
-checkpoints. Each has a name in a backup (`data/notes.sqlite3`, `keys/audit.key`,
-`audit/audit.log`) that maps back to where the settings put it on the machine restoring.
+usage ledger), the ledger wherever it is set, the API keys' database wherever
+`api_keys_dir` puts it, every other file in the keys folder (the audit key, the data
+keyring), and the audit log with its checkpoints. Each has a name in a backup
+(`data/notes.sqlite3`, `apikeys/api-keys.sqlite3`, `keys/audit.key`, `audit/audit.log`)
+that maps back to where the settings put it on the machine restoring, so a backup
+taken where the API keys live with the keys (compose) restores where they live with the
+data (Kubernetes) and back.
 
 `holders` is how a runbook sees that the service still runs: a process with one of those
 files open (Linux, processes of the same user). Rotating or restoring under a running
@@ -27,7 +30,8 @@ if TYPE_CHECKING:
 
 SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
 AUDIT_LOG, AUDIT_MARKS = "audit/audit.log", "audit/audit.log.checkpoints"
-PARTS = ("data", "keys", "ledger", "audit")
+PARTS = ("data", "keys", "ledger", "audit", "apikeys")
+API_KEYS = "api-keys.sqlite3"  # gateway/apikeys.py's file in Settings.api_keys_path
 
 
 def settings_at(root: Path, **overrides: object) -> Settings:
@@ -36,11 +40,17 @@ def settings_at(root: Path, **overrides: object) -> Settings:
 
     settings = Settings()
     update: dict[str, object] = {}
-    for name in ("data_dir", "keys_dir", "audit_log", "llm_ledger"):
+    for name in ("data_dir", "keys_dir", "api_keys_dir", "audit_log", "llm_ledger"):
         value = getattr(settings, name)
         if isinstance(value, Path) and not value.is_absolute():
             update[name] = root / value
     return settings.model_copy(update={**update, **overrides})
+
+
+def api_keys_file(settings: Settings) -> Path:
+    """Where the gateway keeps the API keys' database under these settings."""
+    folder = settings.api_keys_path or data_dir_of(settings) / "keys"
+    return folder / API_KEYS
 
 
 def data_dir_of(settings: Settings) -> Path:
@@ -56,14 +66,22 @@ def is_sqlite(path: Path) -> bool:
 def live(settings: Settings) -> dict[str, Path]:
     """The files holding the state that exist now, by their name in a backup."""
     data_dir = data_dir_of(settings)
-    found = {f"data/{path.name}": path for path in sorted(data_dir.glob("*.sqlite3"))}
+    api_keys = api_keys_file(settings)
+    found = {
+        f"data/{path.name}": path
+        for path in sorted(data_dir.glob("*.sqlite3"))
+        if path.resolve() != api_keys.resolve()
+    }
+    if api_keys.is_file():
+        found[f"apikeys/{API_KEYS}"] = api_keys
     ledger = settings.llm_ledger_path
     if ledger is not None and ledger.is_file() and ledger.parent.resolve() != data_dir.resolve():
         found[f"ledger/{ledger.name}"] = ledger
     keys = settings.keys_path
     if keys is not None and keys.is_dir():
         for path in sorted(keys.iterdir()):
-            if path.is_file() and not path.name.startswith(".") and not side_file(path):
+            kept = path.is_file() and not path.name.startswith(".") and not side_file(path)
+            if kept and path.resolve() != api_keys.resolve():
                 found[f"keys/{path.name}"] = path
     audit = settings.audit_path
     if audit is not None and audit.is_file():
@@ -98,6 +116,8 @@ def target(settings: Settings, name: str) -> Path:
         return settings.llm_ledger_path or data_dir / rest
     if part == "keys":
         return (settings.keys_path or data_dir / "keys") / rest
+    if part == "apikeys" and rest == API_KEYS:
+        return api_keys_file(settings)
     from ...gateway.audit import checkpoint_path
 
     audit = settings.audit_path or data_dir / "audit.log"
