@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
@@ -17,6 +18,8 @@ from typing import Any
 
 import copier
 import pytest
+
+from bench.snapshot import commit_all
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 RENDER_TIMEOUT = 600
@@ -139,6 +142,58 @@ def generate_committed(template: Path, destination: Path, ref: str, **answers: A
     git_commit_all(destination)
     run(["uv", "run", "pre-commit", "install"], destination, env)
     return destination
+
+
+def user_env() -> dict[str, str]:
+    """A user's shell in the project (Python 3.11) with a git identity, so that the
+    documented commands (`git commit -m ...`) run exactly as written."""
+    env = project_env("3.11")
+    for role in ("AUTHOR", "COMMITTER"):
+        env[f"GIT_{role}_NAME"] = "Test"
+        env[f"GIT_{role}_EMAIL"] = "test@example.com"
+    return env
+
+
+def template_readme_commands() -> list[str]:
+    text = (TEMPLATE / "README.md").read_text(encoding="utf-8")
+    return re.findall(r"```sh\n(.+?)\n```", text, flags=re.S)
+
+
+BUS = "src/my_service/core/bus.py"
+BUS_TEMPLATE = "template/src/{{package_name}}/core/bus.py"
+ASK_LINE = "- `ask(query)`: exactly one handler; returns its result."
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def make_v2(template: Path) -> None:
+    """v2 changes template-owned files: the bus docstring, the README, the CI workflow."""
+    edit(template / BUS_TEMPLATE, ASK_LINE, ASK_LINE.replace("result.", "result (v2)."))
+    readme = template / "template/README.md.jinja"
+    readme.write_text(readme.read_text() + "\nTemplate v2.\n")
+    workflow = template / "template/.github/workflows/ci.yml.jinja"
+    workflow.write_text(workflow.read_text() + "# v2\n")
+    commit_all(template, "v2", tag="v2")
+
+
+def set_section(project: Path, section: str, entries: str) -> None:
+    """Replace one top-level section of blueprint.yml, keeping the others."""
+    blueprint = project / "blueprint.yml"
+    head, rest = blueprint.read_text(encoding="utf-8").split(f"{section}:\n")
+    lines = rest.splitlines(keepends=True)
+    end = next((i for i, line in enumerate(lines) if line[:1] not in (" ", "\n", "")), len(lines))
+    tail = "".join(lines[end:])
+    blueprint.write_text(f"{head}{section}:\n{entries}\n{tail}", encoding="utf-8")
+    run(["git", "add", "blueprint.yml"], project)
+
+
+def set_cells(project: Path, cells: list[str]) -> None:
+    entries = "".join(f"  {cell}:\n    placement: in-process\n" for cell in cells)
+    set_section(project, "cells", entries)
 
 
 def commit(project: Path, message: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -14,29 +14,18 @@ import pytest
 
 from bench.snapshot import commit_all, git_snapshot
 
-from .conftest import TEMPLATE, generate_committed, project_env, run
+from .conftest import (
+    ASK_LINE,
+    BUS,
+    TEMPLATE,
+    edit,
+    generate_committed,
+    make_v2,
+    project_env,
+    run,
+)
 
 pytestmark = pytest.mark.slow
-
-BUS = "src/my_service/core/bus.py"
-BUS_TEMPLATE = "template/src/{{package_name}}/core/bus.py"
-ASK_LINE = "- `ask(query)`: exactly one handler; returns its result."
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
-def make_v2(template: Path) -> None:
-    """v2 changes template-owned files: the bus docstring, the README, the CI workflow."""
-    edit(template / BUS_TEMPLATE, ASK_LINE, ASK_LINE.replace("result.", "result (v2)."))
-    readme = template / "template/README.md.jinja"
-    readme.write_text(readme.read_text() + "\nTemplate v2.\n")
-    workflow = template / "template/.github/workflows/ci.yml.jinja"
-    workflow.write_text(workflow.read_text() + "# v2\n")
-    commit_all(template, "v2", tag="v2")
 
 
 def regenerate_to_v2(project: Path) -> tuple[int, str]:

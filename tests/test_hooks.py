@@ -7,9 +7,12 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
 from cellforge_hooks.cli import main
 from cellforge_hooks.skeleton import materialise_cells
 from cellforge_hooks.state import load, owned_paths, record
+
+from bench.snapshot import git_snapshot
 
 from .conftest import TEMPLATE
 
@@ -136,3 +139,75 @@ def test_only_a_marker_at_the_start_of_a_line_is_a_conflict(tmp_path: Path) -> N
         rendered.write_text(text)
     record(project, template_dir, "shop")
     assert list(load(project)["owned"]) == ["src/shop/core/mentions.py"]
+
+
+def copied_from(tmp_path: Path, src_path: str, commit: str | None) -> Path:
+    """A project as `copier copy` leaves it before its task runs (no `_commit` from a
+    template that is not a git repository)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    answers = (f"_commit: {commit}\n" if commit else "") + f"_src_path: {src_path}\nname: x\n"
+    (project / ".copier-answers.yml").write_text(answers)
+    return project
+
+
+def template_and_copier_clone(tmp_path: Path) -> tuple[Path, Path]:
+    """A template repository tagged v1, and the clone copier renders from
+    (`git clone --no-checkout -- SOURCE TMP`, here from a relative path as typed)."""
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "copier.yml").write_text("_subdirectory: template\n")
+    source = git_snapshot(files, tmp_path / "cellforge", tag="v1")
+    subprocess.run(
+        ["git", "clone", "-q", "--no-checkout", "--", ".", str(tmp_path / "clone")],
+        cwd=source,
+        check=True,
+    )
+    return source, tmp_path / "clone"
+
+
+def test_a_relative_template_source_is_recorded_as_the_absolute_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's `copier copy ... . ../my-service` records `.`, which copier would later
+    resolve inside the project: the task records the source copier really read."""
+    source, clone = template_and_copier_clone(tmp_path)
+    project = copied_from(tmp_path, ".", "v1")
+
+    assert main(["post-render", *ARGS, str(project), "--template-source", str(clone)]) == 0
+
+    assert f"_src_path: {source}\n" in (project / ".copier-answers.yml").read_text()
+    said = capsys.readouterr()
+    assert f"cellforge: recorded the template source as {source}, not '.'" in said.out
+    assert "regeneration will fail" not in said.err
+
+
+def test_a_template_version_the_source_lacks_is_said_at_copy_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--vcs-ref HEAD` on a template with uncommitted edits records a commit that exists
+    only in copier's temporary clone: later regenerations cannot find it."""
+    source, clone = template_and_copier_clone(tmp_path)
+    project = copied_from(tmp_path, str(source), "0123abc")
+
+    assert main(["post-render", *ARGS, str(project), "--template-source", str(clone)]) == 0
+
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "will fail" in line]
+    assert warnings == [
+        f"cellforge: warning: regeneration will fail: the template source {source} has no "
+        f"version '0123abc'; fix: `git -C {source} fetch --tags`, or "
+        "`uv run python .cellforge set-source PATH-OR-URL` for a clone that has it"
+    ]
+
+
+def test_a_plain_template_folder_is_its_own_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "unpacked-cellforge"
+    folder.mkdir()
+    project = copied_from(tmp_path, "../unpacked-cellforge", None)
+
+    assert main(["post-render", *ARGS, str(project), "--template-source", str(folder)]) == 0
+
+    assert f"_src_path: {folder}\n" in (project / ".copier-answers.yml").read_text()
+    assert "is not a git repository" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
-from cellforge_hooks.state import rendered_name, template_files
+from cellforge_hooks.state import owned_by_template, rendered_name, template_files
 
 from .conftest import TEMPLATE
 
@@ -30,6 +31,7 @@ DERIVED = {
     "docs/runbooks/rollback.md",
     ".importlinter",
     ".cellforge-state.json",
+    "uv.lock",  # the project's own, from the template's stored lock (locks/)
     "deploy/compose.yaml",
     "deploy/k8s/base/kustomization.yaml",
     "deploy/k8s/base/gateway.yaml",
@@ -93,9 +95,28 @@ def test_nothing_from_the_template_repository_leaks(
     project = render_project(cells=["notes", "billing"])
     produced = {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
     assert produced <= expected_files(project, "my_service", ["notes", "billing"])
-    for leak in ("copier.yml", "hooks", "bench", "includes", ".ci", ".git", "uv.lock"):
+    for leak in ("copier.yml", "hooks", "bench", "includes", "locks", ".ci", ".git"):
         assert not (project / leak).exists(), leak
     assert not (project / "tests" / "test_layout.py").exists()
     # The hooks are vendored on purpose (the local pre-commit hook runs them), and only them.
     vendored = {p.name for p in (project / ".cellforge").iterdir()}
     assert vendored == {"__main__.py", "cellforge_hooks"}
+
+
+def test_the_generated_tests_separate_the_users_loop_from_the_framework() -> None:
+    """tests/cells/ and what the user adds are the default run; tests/cellforge/ holds the
+    framework's tests, is the template's, and runs only when asked for by name."""
+    tests = TEMPLATE / "template" / "tests"
+    root = sorted(path.name for path in tests.glob("test_*"))
+    assert root == ["test_checks.py.jinja", "test_e2e.py.jinja", "test_service.py.jinja"]
+    assert list((tests / "cellforge").glob("test_*")), "the framework's tests"
+    assert "tests/cellforge/" in owned_by_template("any_package")
+    pyproject = (TEMPLATE / "template" / "pyproject.toml.jinja").read_text(encoding="utf-8")
+    [addopts] = re.findall(r"^addopts = (.+)$", pyproject, flags=re.M)
+    assert '"--ignore=tests/cellforge"' in addopts
+    readme = (TEMPLATE / "template" / "README.md.jinja").read_text(encoding="utf-8")
+    tree = readme.split("```text", 1)[1].split("```", 1)[0]
+    tests_tree = tree.split("── tests/", 1)[1].split("\n├── ", 1)[0]  # down to docs/
+    assert re.search(r"── cells/ .*\(yours\)", tests_tree), "tests/cells/ is the user's"
+    assert re.search(r"── cellforge/ .*\(the template's\)", tests_tree)
+    assert "`uv run pytest tests/cellforge`" in readme.split("## ", 1)[0], "next to the commands"

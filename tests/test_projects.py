@@ -1,9 +1,11 @@
 """Points 5-7: every generated project is green at birth, for a matrix of answers.
 
 Each answer set is rendered, synced into a fresh venv by uv, and then checked with what
-its own README and CI run: `uv run pytest` (tests, ruff check, ruff format --check, mypy,
-lint-imports and `explain --check`, see the project's tests/test_checks.py) and
-`pre-commit run --all-files`.
+its own README and CI run: `uv run pytest` (the user's tests, the assembled service's,
+ruff check, ruff format --check, mypy, lint-imports and `explain --check`, see the
+project's tests/test_service.py and tests/test_checks.py), `pre-commit run --all-files`
+and `genops check`. The framework's own tests (the project's tests/cellforge/) do not
+depend on the answers' cells or roles: they run once, on the default project.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ def python_of(answers: dict[str, Any]) -> str:
 
 
 def check_project(project: Path, python_version: str) -> str:
-    """Sync, run the project's full test suite and its pre-commit hooks; return pytest's output."""
+    """Sync, run the project's default test run, its pre-commit hooks and every GenOps
+    gate; return pytest's output."""
     env = project_env(python_version)
     run(["uv", "sync", "--quiet"], project, env)
     tested = run(["uv", "run", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
@@ -72,17 +75,45 @@ def check_project(project: Path, python_version: str) -> str:
     return tested.stdout
 
 
+def assert_all_passed(output: str) -> None:
+    summary = output.strip().splitlines()[-1]
+    assert re.search(r"\d+ passed", summary), summary
+    assert "failed" not in summary and "skipped" not in summary and "error" not in summary
+
+
 @pytest.mark.parametrize("answers", MATRIX.values(), ids=MATRIX.keys())
 def test_a_generated_project_passes_all_its_checks(
     render_project: Callable[..., Path], answers: dict[str, Any]
 ) -> None:
     project = render_project(**answers)
-    output = check_project(project, python_of(answers))
-    summary = output.strip().splitlines()[-1]
-    assert re.search(r"\d+ passed", summary), summary
-    assert "failed" not in summary and "skipped" not in summary and "error" not in summary
+    assert_all_passed(check_project(project, python_of(answers)))
     version = run(["uv", "run", "python", "--version"], project, project_env(python_of(answers)))
     assert version.stdout.startswith(f"Python {python_of(answers)}.")
+
+
+def collected(project: Path, env: dict[str, str], *paths: str) -> list[str]:
+    """The test ids `uv run pytest [paths]` collects."""
+    listed = run(["uv", "run", "pytest", "--collect-only", "-q", *paths], project, env)
+    return [line for line in listed.stdout.splitlines() if "::" in line]
+
+
+def test_the_framework_suite_passes_apart_from_the_default_run(
+    render_project: Callable[..., Path],
+) -> None:
+    """The framework's tests run once, here, by the README's command, spread over the
+    cores; the default run (`uv run pytest`) collects none of them."""
+    project = render_project()
+    env = project_env("3.11")
+    run(["uv", "sync", "--quiet"], project, env)
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    [command] = re.findall(r"`(uv run pytest tests/cellforge)`", readme)
+    framework = collected(project, env, "tests/cellforge")
+    assert framework and all(test.startswith("tests/cellforge/") for test in framework)
+    default = collected(project, env)
+    assert default and not [test for test in default if test.startswith("tests/cellforge/")]
+    tested = run([*command.split(), "-n", "auto", "-q", "-p", "no:cacheprovider"], project, env)
+    assert_all_passed(tested.stdout)
+    assert f"{len(framework)} passed" in tested.stdout.strip().splitlines()[-1]
 
 
 def test_a_cross_cell_import_fails_the_checks(render_project: Callable[..., Path]) -> None:
@@ -139,6 +170,14 @@ def test_the_ci_workflow_is_a_valid_github_workflow(render_project: Callable[...
     setups = [step for step in steps if step.get("uses", "").startswith("astral-sh/setup-uv@")]
     assert len(setups) == len(jobs)
     assert all(step["with"]["enable-cache"] is True for step in setups)
+    # The default run and the framework's tests are jobs of their own; only the latter
+    # needs the Redis and NATS servers, and they must run there, not skip.
+    assert "uv run pytest" in [step.get("run") for step in jobs["checks"]["steps"]]
+    framework = jobs["framework"]["steps"]
+    [tests] = [step for step in framework if "pytest" in step.get("run", "")]
+    assert tests["run"] == "uv run pytest tests/cellforge -n auto"
+    assert tests["env"] == {"CELLFORGE_REQUIRE_SERVERS": "1"}
+    assert any("redis-server nats-server" in step.get("run", "") for step in framework)
     # Each gate is a job of its own, running exactly that gate.
     for gate in ("pins", "semdiff", "repro", "budget", "context", "e2e"):
         commands = " ".join(step.get("run", "") for step in jobs[f"genops-{gate}"]["steps"])

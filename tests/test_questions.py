@@ -1,7 +1,8 @@
-"""Point 2: the questions, their defaults, and the refusal of every invalid answer."""
+"""Points 2 and 9: the questions, their defaults, and a short, whole refusal of every bad answer."""
 
 from __future__ import annotations
 
+import re
 import sys
 import tomllib
 from collections.abc import Callable
@@ -63,52 +64,150 @@ def test_the_taken_names_cover_this_interpreters_standard_library() -> None:
     assert public <= listed
 
 
-BAD_ANSWERS = [
-    ({"project_name": "My Service"}, "lowercase slug"),
-    ({"project_name": "9lives"}, "starting with a letter"),
-    ({"project_name": "double--hyphen"}, "single"),
-    ({"project_name": "a" * 41}, "at most 40 characters"),
-    ({"cells": ["c" * 31]}, "longer than 30 characters"),
-    ({"package_name": "class"}, "is a Python keyword"),
-    ({"package_name": "json"}, "would shadow"),
-    ({"package_name": "pydantic"}, "would shadow"),
-    ({"package_name": "yaml"}, "would shadow"),
-    ({"package_name": "pre_commit"}, "would shadow"),
-    ({"project_name": "pyyaml"}, "a package the project depends on"),
-    ({"project_name": "mypy", "package_name": "mysvc"}, "a package the project depends on"),
-    ({"package_name": "my-service"}, "lowercase Python identifier"),
-    ({"description": "  "}, "must not be empty"),
-    ({"description": "two\nlines"}, "single line"),
-    ({"author_name": ""}, "must not be empty"),
-    ({"author_email": "nobody"}, "e-mail address"),
-    ({"author_email": "a@b"}, "e-mail address"),
-    ({"python_version": "3.10"}, "Invalid choice"),
-    ({"cells": []}, "non-empty YAML list"),
-    ({"cells": "notes"}, "non-empty YAML list"),
-    ({"cells": ["Notes"]}, "lowercase identifier"),
-    ({"cells": ["order-items"]}, "lowercase identifier"),
-    ({"cells": ["gateway"]}, "reserved"),
-    ({"cells": ["core", "notes"]}, "reserved"),
-    ({"cells": ["for"]}, "Python keyword"),
-    ({"cells": ["notes", "billing", "notes"]}, "listed twice"),
-    ({"roles": []}, "non-empty YAML mapping"),
-    ({"roles": {"admin": "*"}}, "non-empty list of capabilities"),
-    ({"roles": {"Admin": ["*"]}}, "lowercase name"),
-    ({"roles": {"admin": ["notes"]}}, "not a capability"),
-    ({"placements": ["notes"]}, "YAML mapping of cell -> transport"),
-    ({"placements": {"billing": "redis"}}, "not one of the cells"),
-    ({"placements": {"notes": "kafka"}}, "use redis or nats"),
-    ({"http_port": 80}, "between 1024 and 65535"),
-    ({"http_port": 70000}, "between 1024 and 65535"),
-    ({"license": "GPL-3.0"}, "Invalid choice"),
+# Copier shows a refusal as "Validation error for question '<name>': <message>" on one
+# line under the prompt and hides any later line (prompt_toolkit's one-row toolbar), and
+# prints each help line above the prompt clipped at the terminal's edge. So a message is
+# one line, a help line and a whole refusal fit in LINE_LIMIT: 80 columns, less the
+# prompt's mark. tests/test_interactive.py reads both off a real 80-column screen.
+LINE_LIMIT = 76
+LONG = "x" * 200
+
+# (answers, the question that refuses them, its exact message). Together they say every
+# message a validator can say: test_every_validator_message_is_exercised holds them to it.
+BAD_ANSWERS: list[tuple[dict[str, Any], str, str]] = [
+    ({"project_name": "My Service"}, "project_name", "must start with a letter a-z"),
+    ({"project_name": "9lives"}, "project_name", "must start with a letter a-z"),
+    ({"project_name": "shop api"}, "project_name", "may hold only a-z, 0-9 and -"),
+    ({"project_name": "double--hyphen"}, "project_name", "must not have -- or end with -"),
+    ({"project_name": "shop-"}, "project_name", "must not have -- or end with -"),
+    ({"project_name": "a" * 41}, "project_name", "must be at most 40 characters"),
+    ({"project_name": "pyyaml"}, "project_name", "is the name of a dependency"),
+    (
+        {"project_name": "mypy", "package_name": "mysvc"},
+        "project_name",
+        "is the name of a dependency",
+    ),
+    ({"package_name": "_private"}, "package_name", "must start with a letter a-z"),
+    ({"package_name": "my-service"}, "package_name", "may hold only a-z, 0-9 and _"),
+    ({"package_name": "a" * 41}, "package_name", "must be at most 40 characters"),
+    ({"package_name": "class"}, "package_name", "is a Python keyword"),
+    ({"package_name": "json"}, "package_name", "would shadow a module"),
+    ({"package_name": "pydantic"}, "package_name", "would shadow a module"),
+    ({"package_name": "yaml"}, "package_name", "would shadow a module"),
+    ({"package_name": "pre_commit"}, "package_name", "would shadow a module"),
+    ({"description": "  "}, "description", "must not be empty"),
+    ({"description": "two\nlines"}, "description", "must be a single line"),
+    ({"author_name": ""}, "author_name", "must not be empty"),
+    ({"author_name": "two\nlines"}, "author_name", "must be a single line"),
+    ({"author_email": "nobody"}, "author_email", "must be like team@example.com"),
+    ({"author_email": "a@b"}, "author_email", "must be like team@example.com"),
+    ({"cells": "notes"}, "cells", "must be a YAML list such as [notes]"),
+    ({"cells": {"notes": 1}}, "cells", "must be a YAML list such as [notes]"),
+    ({"cells": []}, "cells", "must name at least one cell"),
+    ({"cells": ["Notes"]}, "cells", '"Notes" must start with a-z'),
+    ({"cells": [1]}, "cells", '"1" must start with a-z'),
+    ({"cells": ["order-items"]}, "cells", '"order-items": use only a-z 0-9 _'),
+    ({"cells": [LONG + "-"]}, "cells", '"xxxxxxxxx...": use only a-z 0-9 _'),
+    ({"cells": ["c" * 31]}, "cells", '"ccccccccc..." is over 30 characters'),
+    ({"cells": ["for"]}, "cells", '"for" is a Python keyword'),
+    ({"cells": ["gateway"]}, "cells", '"gateway" is taken by the template'),
+    ({"cells": ["transport"]}, "cells", '"transport" is taken by the template'),
+    ({"cells": ["core", "notes"]}, "cells", '"core" is taken by the template'),
+    ({"cells": ["notes", "billing", "notes"]}, "cells", '"notes" is listed twice'),
+    # One problem at a time, the first one: the message stays one line.
+    ({"cells": ["notes", "Billing", "for"]}, "cells", '"Billing" must start with a-z'),
+    ({"roles": ["admin"]}, "roles", 'must be a mapping like {admin: ["*"]}'),
+    ({"roles": {}}, "roles", "must define at least one role"),
+    ({"roles": {"Admin": ["*"]}}, "roles", '"Admin" must start with a-z'),
+    ({"roles": {"read only": ["*"]}}, "roles", '"read only": use only a-z 0-9 _ -'),
+    ({"roles": {LONG + "!": ["*"]}}, "roles", '"xxxxxxxxx...": use only a-z 0-9 _ -'),
+    ({"roles": {"r" * 31: ["*"]}}, "roles", '"rrrrrrrrr..." is over 30 characters'),
+    ({"roles": {"admin": "*"}}, "roles", '"admin": grants must be a list'),
+    ({"roles": {"admin": []}}, "roles", '"admin" grants nothing'),
+    ({"roles": {"admin": ["notes"]}}, "roles", '"notes" is not a capability'),
+    ({"roles": {"admin": [LONG]}}, "roles", '"xxxxxxxxx..." is not a capability'),
+    ({"placements": ["notes"]}, "placements", "must be like {billing: redis}"),
+    ({"placements": {"billing": "redis"}}, "placements", '"billing" is not in cells'),
+    ({"placements": {LONG: "redis"}}, "placements", '"xxxxxxxxx..." is not in cells'),
+    ({"placements": {"notes": "kafka"}}, "placements", '"notes": use redis/nats'),
+    ({"http_port": "eighty"}, "http_port", "must be a whole number like 8000"),
+    ({"http_port": "8000.5"}, "http_port", "must be a whole number like 8000"),
+    ({"http_port": "08080"}, "http_port", "must not start with 0"),
+    ({"http_port": 80}, "http_port", "must be between 1024 and 65535"),
+    ({"http_port": 70000}, "http_port", "must be between 1024 and 65535"),
 ]
 
 
-@pytest.mark.parametrize(("answers", "message"), BAD_ANSWERS, ids=[str(a) for a, _ in BAD_ANSWERS])
-def test_invalid_answers_are_refused_with_a_reason(
-    tmp_path: Path, answers: dict[str, Any], message: str
-) -> None:
-    destination = tmp_path / "out"
-    with pytest.raises(ValueError, match=message):
+def refusal(destination: Path, answers: dict[str, Any]) -> str:
+    """Copier's whole message refusing `answers`, as `copier copy --data` prints it."""
+    with pytest.raises(ValueError) as refused:
         render(destination, **answers)
     assert not destination.exists(), "a refused answer must not leave a half-made project"
+    return str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("answers", "question", "message"), BAD_ANSWERS, ids=[str(a)[:60] for a, _, _ in BAD_ANSWERS]
+)
+def test_invalid_answers_are_refused_with_one_short_line(
+    tmp_path: Path, answers: dict[str, Any], question: str, message: str
+) -> None:
+    said = refusal(tmp_path / "out", answers)
+    assert said == f"Validation error for question '{question}': {message}"
+    assert "\n" not in said and len(said) <= LINE_LIMIT, said
+
+
+@pytest.mark.parametrize(
+    "answers", [{"python_version": "3.10"}, {"license": "GPL-3.0"}], ids=["python", "license"]
+)
+def test_an_answer_outside_the_choices_is_refused(tmp_path: Path, answers: dict[str, Any]) -> None:
+    """Interactive runs offer a menu; copier itself refuses anything else given by --data."""
+    assert refusal(tmp_path / "out", answers).startswith("Invalid choice")
+
+
+def validator_messages(validator: str) -> list[re.Pattern[str]]:
+    """Each message a validator can print, as a pattern ({{ ... }} matches any text).
+
+    A message is the text between two Jinja tags; a lone expression (the line that prints
+    the first problem found) is not one.
+    """
+    messages = []
+    for chunk in re.split(r"{%.*?%}", validator, flags=re.S):
+        text = chunk.strip()
+        if text and not re.fullmatch(r"{{.*}}", text, flags=re.S):
+            parts = re.split(r"{{.*?}}", text)
+            messages.append(re.compile(".+".join(re.escape(part) for part in parts)))
+    return messages
+
+
+def test_every_validator_message_is_exercised() -> None:
+    """A message no bad answer provokes is a message nobody checked the length of."""
+    said: dict[str, list[str]] = {}
+    for _, question, message in BAD_ANSWERS:
+        said.setdefault(question, []).append(message)
+    asked = questions()
+    validated = {name: spec["validator"] for name, spec in asked.items() if "validator" in spec}
+    assert set(validated) == set(said), "every validated question has its bad answers"
+    for name, validator in validated.items():
+        messages = validator_messages(validator)
+        assert messages, f"{name}: no message found in its validator"
+        for pattern in messages:
+            assert any(pattern.fullmatch(message) for message in said[name]), (
+                f"{name}: no bad answer makes it say {pattern.pattern!r}"
+            )
+
+
+def test_help_texts_fit_an_80_column_terminal() -> None:
+    """Each line, the first included, fits beside the prompt's mark; none is Jinja.
+
+    Copier renders help as a template; plain text means the screen shows what is checked.
+    """
+    asked = questions()
+    for name in QUESTIONS:
+        help_text = asked[name]["help"]
+        assert "{{" not in help_text and "{%" not in help_text, name
+        for line in help_text.splitlines():
+            assert line.strip() and len(line) <= LINE_LIMIT, f"{name}: {line!r}"
+    # Plain text cannot list the reserved names from their list, so it is held to it.
+    listed = set(re.findall(r"[a-z]+", asked["cells"]["help"].split("template's own:")[1]))
+    assert listed == set(asked["reserved_cell_names"]["default"].split())

@@ -3,23 +3,17 @@ generates a project from a copy of this repository, exactly as written."""
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
-from .conftest import TEMPLATE, assert_hygienic, run
-
-
-def readme_commands() -> list[str]:
-    text = (TEMPLATE / "README.md").read_text(encoding="utf-8")
-    return re.findall(r"```sh\n(.+?)\n```", text, flags=re.S)
+from .conftest import TEMPLATE, assert_hygienic, run, template_readme_commands
 
 
 def test_the_readme_opens_with_what_it_is_and_two_commands() -> None:
     text = (TEMPLATE / "README.md").read_text(encoding="utf-8")
     first_block = text.index("```")
     assert "Copier" in text[:first_block] and "cellular monolith" in text[:first_block]
-    generate, test = readme_commands()[:2]
+    generate, test = template_readme_commands()[:2]
     assert generate.startswith("uvx copier copy --trust --defaults")
     assert test == "uv run pytest"
     assert (TEMPLATE / ".ci" / "run").read_text().count("\nuv run pytest\n") == 1
@@ -32,7 +26,7 @@ def test_the_generate_command_works_from_a_fresh_checkout(tmp_path: Path) -> Non
         checkout,
         ignore=shutil.ignore_patterns(".venv", "__pycache__", ".*_cache"),
     )
-    generate = readme_commands()[0]
+    generate = template_readme_commands()[0]
     done = run(generate, checkout)
     project = tmp_path / "my-service"
     assert (project / "src" / "my_service" / "cells" / "notes" / "__init__.py").is_file()

@@ -18,7 +18,15 @@ import pytest
 
 from bench.snapshot import git_snapshot
 
-from .conftest import TEMPLATE, commit, generate_committed, project_env, run
+from .conftest import (
+    TEMPLATE,
+    commit,
+    generate_committed,
+    project_env,
+    run,
+    set_cells,
+    set_section,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -43,22 +51,6 @@ def said(done: subprocess.CompletedProcess[str]) -> str:
 
 def staged(project: Path) -> list[str]:
     return run(["git", "diff", "--cached", "--name-only"], project).stdout.split()
-
-
-def set_section(project: Path, section: str, entries: str) -> None:
-    """Replace one top-level section of blueprint.yml, keeping the others."""
-    blueprint = project / "blueprint.yml"
-    head, rest = blueprint.read_text(encoding="utf-8").split(f"{section}:\n")
-    lines = rest.splitlines(keepends=True)
-    end = next((i for i, line in enumerate(lines) if line[:1] not in (" ", "\n", "")), len(lines))
-    tail = "".join(lines[end:])
-    blueprint.write_text(f"{head}{section}:\n{entries}\n{tail}", encoding="utf-8")
-    run(["git", "add", "blueprint.yml"], project)
-
-
-def set_cells(project: Path, cells: list[str]) -> None:
-    entries = "".join(f"  {cell}:\n    placement: in-process\n" for cell in cells)
-    set_section(project, "cells", entries)
 
 
 def test_adding_a_cell_regenerates_and_the_project_stays_green(

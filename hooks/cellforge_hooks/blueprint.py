@@ -27,7 +27,9 @@ def answers(blueprint: dict[str, Any]) -> dict[str, Any]:
     cells = blueprint["cells"]
     decided: dict[str, Any] = {
         "cells": list(cells),
-        "http_port": port,
+        # Text, as copier records it: copier.yml asks http_port as a string, so that a
+        # non-number gets a message of its own instead of copier's "Invalid input".
+        "http_port": str(port),
         "placements": worker_placements(cells),
     }
     if "roles" in blueprint:

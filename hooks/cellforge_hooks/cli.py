@@ -5,6 +5,7 @@
 - `regenerate`: re-apply the template with `blueprint.yml` as the data (pre-commit).
 - `check-owned`: refuse hand edits of template-owned files (pre-commit).
 - `rename-cell OLD NEW`: finish a cell rename started in `blueprint.yml`.
+- `set-source PATH-OR-URL`: record where the template is (a moved clone, a URL).
 - `migrate rename-key`: a blueprint migration, for copier's `_migrations`.
 """
 
@@ -33,6 +34,7 @@ def is_copier_scratch(project: Path) -> bool:
 def post_render(args: argparse.Namespace) -> int:
     from . import state
     from .derived import refresh
+    from .lockfile import write_initial_lock
     from .skeleton import materialise_cells
 
     project = Path(args.project)
@@ -47,9 +49,33 @@ def post_render(args: argparse.Namespace) -> int:
     for path in result.created:
         print(f"cellforge: created {path.relative_to(project)}")
     refresh(project, args.package)
+    if args.template_source:
+        record_template_source(project, Path(args.template_source))
     if args.template_dir:
         state.record(project, Path(args.template_dir), args.package, result.created)
+    if args.base_lock and write_initial_lock(
+        project, Path(args.base_lock), args.project_name, args.python_version
+    ):
+        print("cellforge: created uv.lock (the versions the template was tested with)")
     return 0
+
+
+def record_template_source(project: Path, rendered_from: Path) -> None:
+    """Never leave a relative or unreachable template source silently recorded."""
+    from . import source
+
+    recorded = source.recorded(project)
+    if recorded and source.is_relative_path(recorded):
+        typed, recorded = recorded, source.origin_of(rendered_from)
+        source.record(project, recorded)
+        print(
+            f"cellforge: recorded the template source as {recorded}, not {typed!r} "
+            "(copier would resolve that inside the project)"
+        )
+    commit = source.read_answers(project).get("_commit")
+    problem = source.problem(recorded, [str(commit)] if commit else [])
+    if problem:
+        print(f"cellforge: warning: regeneration will fail: {problem}", file=sys.stderr)
 
 
 def regenerate(args: argparse.Namespace) -> int:
@@ -68,12 +94,11 @@ def check_owned(args: argparse.Namespace) -> int:
 
 
 def rename_cell(args: argparse.Namespace) -> int:
-    import yaml
-
     from .rename import rename_cell as rename
+    from .source import read_answers
 
     project = Path(args.project)
-    answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
+    answers = read_answers(project)
     from .derived import refresh
     from .rename import RenameRefused
     from .state import load
@@ -89,6 +114,23 @@ def rename_cell(args: argparse.Namespace) -> int:
         print(f"cellforge: updated {path.relative_to(project)}")
     refresh(project, answers["package_name"])
     print(f"cellforge: cell {args.old!r} is now {args.new!r}; run the tests, then commit")
+    return 0
+
+
+def set_source(args: argparse.Namespace) -> int:
+    from . import source, state
+
+    project = Path(args.project)
+    given = args.source
+    new = given if source.is_remote(given) else str(Path(given).expanduser().resolve())
+    commit = source.read_answers(project).get("_commit")
+    problem = source.problem(new, [str(commit)] if commit else [])
+    if problem:
+        print(f"cellforge: source not recorded: {problem.reason}", file=sys.stderr)
+        return 1
+    source.record(project, new)
+    state.rehash(project, source.ANSWERS_FILE)
+    print(f"cellforge: the template source is now {new}; commit {source.ANSWERS_FILE}")
     return 0
 
 
@@ -110,6 +152,10 @@ def parser() -> argparse.ArgumentParser:
     render.add_argument("--package", required=True, help="the project's import package")
     render.add_argument("--cells", required=True, help="comma-separated cell names")
     render.add_argument("--template-dir", help="the template's folder, to record ownership")
+    render.add_argument("--template-source", help="the folder copier rendered from")
+    render.add_argument("--base-lock", help="the template's stored uv.lock, for a new project")
+    render.add_argument("--project-name", help="the project's distribution name (for the lock)")
+    render.add_argument("--python-version", help="the oldest Python it supports (for the lock)")
     render.add_argument("--project", default=".", help=argparse.SUPPRESS)
     render.set_defaults(func=post_render)
 
@@ -119,6 +165,10 @@ def parser() -> argparse.ArgumentParser:
 
     owned = commands.add_parser("check-owned", help="refuse hand edits of template files")
     owned.set_defaults(func=check_owned)
+
+    where = commands.add_parser("set-source", help="record where the template is")
+    where.add_argument("source", help="the template's git clone (a path) or its URL")
+    where.set_defaults(func=set_source)
 
     rename = commands.add_parser("rename-cell", help="finish renaming a cell")
     rename.add_argument("old")

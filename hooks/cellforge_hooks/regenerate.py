@@ -11,6 +11,9 @@ The pre-commit hook `cellforge-regenerate` runs this when `blueprint.yml` change
    Files the user deleted in an earlier commit are left out: copier would bring them back.
 5. Conflicts (copier leaves inline markers and still exits 0) make the hook fail and are
    named; so does any change at all, which is pre-commit's convention for fixers.
+
+Before any of it, the template source recorded in `.copier-answers.yml` is checked
+(`source.problem`): one it cannot reach stops the hook with one line naming the fix.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import state
+from . import source, state
 from .blueprint import answers as blueprint_answers
 from .blueprint import read as read_blueprint
 from .derived import project_module, refresh
@@ -31,18 +34,11 @@ from .gitops import (
     git_bytes,
     scratch_worktree,
 )
+from .source import read_answers
 from .summary import Summary, describe_cells, describe_contracts, describe_routes
 
-ANSWERS_FILE = ".copier-answers.yml"
 ARCHITECTURE = "docs/architecture.md"
 CONTRACTS = ".importlinter"
-
-
-def read_answers(project: Path) -> dict[str, Any]:
-    import yaml
-
-    loaded: dict[str, Any] = yaml.safe_load((project / ANSWERS_FILE).read_text("utf-8"))
-    return loaded
 
 
 def validate(project: Path, package: str) -> list[str]:
@@ -61,9 +57,13 @@ def regenerate(project: Path, template_ref: str | None = None) -> int:
     forget_hook_repository()
     try:
         return _regenerate(project, template_ref)
-    except (GitError, OSError, ValueError, LookupError) as error:
+    except (GitError, OSError, ValueError, LookupError, UpdateFailed) as error:
         print(f"cellforge: regeneration stopped, nothing was applied: {error}", file=sys.stderr)
         return 1
+
+
+class UpdateFailed(RuntimeError):
+    """Copier cannot re-apply the template: a source it cannot reach, a refused update."""
 
 
 def _regenerate(project: Path, template_ref: str | None) -> int:
@@ -105,6 +105,11 @@ def _regenerate(project: Path, template_ref: str | None) -> int:
             return 1
         print("cellforge: blueprint.yml changed in nothing the template uses; nothing to do")
         return 0
+    recorded = source.recorded(project)
+    versions = [str(answers.get("_commit") or ""), *([template_ref] if template_ref else [])]
+    unreachable = source.problem(recorded, versions)
+    if unreachable:
+        raise UpdateFailed(str(unreachable))
     summary = Summary()
     staged = git_bytes(project, "diff", "--cached", "--binary", "HEAD")
     with scratch_worktree(project) as tree:
@@ -114,22 +119,14 @@ def _regenerate(project: Path, template_ref: str | None) -> int:
         if staged:
             git(tree, "apply", "--index", "--binary", "-", stdin=staged)
         (tree / state.BLUEPRINT).write_bytes(blueprint.read_bytes())
-        git(tree, "add", state.BLUEPRINT)
+        # The source just checked is the one copier reads (`set-source` may be unstaged).
+        if recorded != source.recorded(tree):
+            source.record(tree, str(recorded))
+        git(tree, "add", state.BLUEPRINT, source.ANSWERS_FILE)
         git(tree, "commit", "--quiet", "--allow-empty", "--no-verify", "-m", "cellforge: staged")
         base = git(tree, "rev-parse", "HEAD").strip()
 
-        import copier
-
-        copier.run_update(
-            tree,
-            data=data,
-            defaults=True,
-            overwrite=True,
-            unsafe=True,
-            quiet=True,
-            vcs_ref=template_ref or answers["_commit"],
-            conflict="inline",
-        )
+        _copier_update(tree, data, template_ref or answers["_commit"])
         conflicted = git(tree, "diff", "--name-only", "--diff-filter=U").split()
         git(tree, "add", "--all")
         dropped = _drop_resurrected(project, tree, base, package)
@@ -178,6 +175,29 @@ def _regenerate(project: Path, template_ref: str | None) -> int:
         print("cellforge: review the changes, `git add` them and commit again")
         return 1
     return 0
+
+
+def _copier_update(tree: Path, data: dict[str, Any], version: str) -> None:
+    import copier
+    from copier.errors import CopierError
+    from plumbum import ProcessExecutionError
+
+    try:
+        copier.run_update(
+            tree,
+            data=data,
+            defaults=True,
+            overwrite=True,
+            unsafe=True,
+            quiet=True,
+            vcs_ref=version,
+            conflict="inline",
+        )
+    except ProcessExecutionError as error:  # git, fetching the template
+        said = str(error.stderr).strip().splitlines() or [str(error.argv)]
+        raise UpdateFailed(f"{said[-1]}; fix: `{source.SET_SOURCE}`") from error
+    except CopierError as error:
+        raise UpdateFailed(" ".join(str(error).split())) from error
 
 
 def _cell_dir(project: Path, package: str, cell: str) -> bool:

@@ -56,7 +56,14 @@ def owned_by_template(package: str) -> tuple[str, ...]:
     template writes them, the team edits them (`uv add` must just work), and
     `copier update` merges the two.
     """
-    return (f"src/{package}/", ".github/", ".cellforge/", "deploy/", ".copier-answers.yml")
+    return (
+        f"src/{package}/",
+        "tests/cellforge/",
+        ".github/",
+        ".cellforge/",
+        "deploy/",
+        ".copier-answers.yml",
+    )
 
 
 def owned_paths(project: Path, template_dir: Path, package: str) -> list[str]:
@@ -117,3 +124,12 @@ def hand_edited(project: Path) -> list[str]:
         for path, digest in owned.items()
         if (project / path).is_file() and sha256(project / path) != digest
     )
+
+
+def rehash(project: Path, path: str) -> None:
+    """Accept `path`'s current content as the template's (a hook command rewrote it)."""
+    state = load(project)
+    owned = state.get("owned")
+    if isinstance(owned, dict) and path in owned:
+        owned[path] = sha256(project / path)
+        (project / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")

@@ -347,17 +347,17 @@ def render_contracts(registry: Registry, package: str, modules: Iterable[str]) -
 def artifacts(root: Path) -> list[Artifact]:
     registry = load_registry()
     edges = area_edges(PACKAGE_DIR, PACKAGE)
+    blueprint = read_blueprint(root)  # read once: parsing YAML is not free in copier's run
     return [
         Artifact(
-            root / "docs" / "architecture.md",
-            render_architecture(registry, edges, read_blueprint(root)),
+            root / "docs" / "architecture.md", render_architecture(registry, edges, blueprint)
         ),
         Artifact(root / ".importlinter", render_contracts(registry, PACKAGE, top_level_modules())),
         Artifact(root / "docs" / "distribution.md", render_distribution()),
         Artifact(root / "docs" / "asyncapi.json", render_asyncapi(registry, root)),
         Artifact(root / "docs" / "genops.md", render_genops()),
         *(Artifact(path, text) for path, text in runbook_documents(root)),
-        *(Artifact(path, text) for path, text in deploy_documents(root)),
+        *(Artifact(path, text) for path, text in deploy_documents(root, blueprint)),
     ]
 
 

@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .bus import Bus, Handler
-from .cellbus import CellBus
 from .messages import Command, Event, Message, Query, kind_of
 from .periphery import CAPABILITIES as SANDBOX_CAPABILITIES
 
-if TYPE_CHECKING:  # storage needs cryptography; the docs generator runs without it
+if TYPE_CHECKING:
+    # Annotations only. Storage needs cryptography, which the docs generator (run in
+    # copier's interpreter) lacks; the cell's bus view would pull in the outbox.
+    from .cellbus import CellBus
     from .storage import Records
 
 

@@ -3,13 +3,22 @@
 Used by `explain` to draw which parts of the service import which. Modules are grouped
 into areas: `cells.<name>` for a cell, otherwise the top-level module (`core`,
 `gateway`, `cli`, ...). Only imports between areas of this package are kept.
+
+Parsing is most of what `explain` costs while copier applies the template, and most
+modules import only within their own area (`from .bus import Bus`), so a file is parsed
+only when its text could hold an import of another area: it names the package, or it
+climbs two levels (`from ..`), or it sits where one dot already leaves its area.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
+
+# `from ..x`, `from ...`, `from . .x`: a relative import at least two levels up.
+CLIMBS_TWO_LEVELS = re.compile(r"\bfrom[\s\\]*\.[\s\\]*\.")
 
 
 def area_of(module: str, package: str) -> str | None:
@@ -42,10 +51,29 @@ def _statements(body: list[ast.stmt]) -> Iterator[ast.stmt]:
             yield from _statements(case.body)
 
 
-def imported_modules(path: Path, module: str, is_package: bool) -> set[str]:
+def _base(module: str, is_package: bool) -> list[str]:
+    """The package that a one-dot relative import in `module` is relative to."""
+    return module.split(".") if is_package else module.split(".")[:-1]
+
+
+def may_import_other_areas(text: str, module: str, is_package: bool, area: str) -> bool:
+    """False only when no import in `text` can reach outside `area`: an absolute import of
+    the package spells its name, and a one-dot import stays in the area when the module's
+    base is inside it (`pkg.core.*`, `pkg.cells.<name>.*`), so only `from ..` is left."""
+    package = module.split(".")[0]
+    if package in text or CLIMBS_TWO_LEVELS.search(text):
+        return True
+    area_depth = 1 + len(area.split("."))  # the package's part, then the area's parts
+    return len(_base(module, is_package)) < area_depth
+
+
+def imported_modules(
+    path: Path, module: str, is_package: bool, text: str | None = None
+) -> set[str]:
     """Absolute names of the modules that `path` imports (relative imports resolved)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    base = module.split(".") if is_package else module.split(".")[:-1]
+    source = path.read_text(encoding="utf-8") if text is None else text
+    tree = ast.parse(source, filename=str(path))
+    base = _base(module, is_package)
     found: set[str] = set()
     for node in _statements(tree.body):
         if isinstance(node, ast.Import):
@@ -69,7 +97,11 @@ def area_edges(package_dir: Path, package: str) -> set[tuple[str, str]]:
         source = area_of(module, package)
         if source is None:
             continue
-        for imported in imported_modules(path, module, path.name == "__init__.py"):
+        is_package = path.name == "__init__.py"
+        text = path.read_text(encoding="utf-8")
+        if not may_import_other_areas(text, module, is_package, source):
+            continue
+        for imported in imported_modules(path, module, is_package, text):
             target = area_of(imported, package)
             if target is not None and target != source:
                 edges.add((source, target))

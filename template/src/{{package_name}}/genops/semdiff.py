@@ -1,10 +1,22 @@
 """What a change does to the code, told apart from how it is written.
 
-The gate compares the code on disk with a base: `--base REF`, else `genops.base_ref` in
-blueprint.yml, else `main` (or `origin/main`); in each case the merge base of `HEAD` with
-that ref, so the commits of the branch are what it judges. On that ref itself (a push to
-`main`: the merge base is `HEAD`) with a clean working tree, it judges the last commit
-(it compares with `HEAD^`). It reports three things:
+The gate compares the code on disk with a baseline, what the project has promised so far:
+
+- `--base REF`, else `genops.base_ref` in blueprint.yml: the merge base of `HEAD` with it;
+- else the last release: the highest release tag reachable from `HEAD`, a tag named like
+  a final version (`v1.2.3`, `1.2.3`, `v2`; not `v2.0.0rc1`). On a release tag itself
+  with a clean working tree, the release before it;
+- else the merge base of `HEAD` with the default branch: the remote's `HEAD`
+  (`origin/HEAD`), else `init.defaultBranch`, else the only branch of a repository with
+  no remote branches. So on a branch, its own commits are what the gate judges.
+
+An API that did not exist at the baseline is never a break: a cell made on a branch, or
+since the last release, can be reshaped freely. On the default branch itself before the
+first release nothing has been promised, so API breaks are not judged there; the gate
+lists what the uncommitted changes (on a clean tree: the last commit, against `HEAD^`)
+change. Tag a release (`git tag v1.0.0`) to protect the API from then on.
+
+It reports three things:
 
 - the public API breaks, found by [griffe](https://mkdocstrings.github.io/griffe/):
   a public function, class or attribute removed, a parameter removed, renamed or made
@@ -15,10 +27,10 @@ that ref, so the commits of the branch are what it judges. On that ref itself (a
   the gate's details, with the Python version that built the syntax trees;
 - hand edits of template-owned files (the check of the `cellforge-owned` pre-commit hook).
 
-Without a base (no `main` yet, not a git repository, or no git) there is nothing to
-compare with, and the gate warns. griffe reads modules as UTF-8: the API of a module in
-another encoding is not compared, and the gate warns about it. In CI, check out the full
-history (`fetch-depth: 0`) so the merge base exists.
+Without a baseline (no default branch found, not a git repository, or no git) there is
+nothing to compare with, and the gate warns. griffe reads modules as UTF-8: the API of a
+module in another encoding is not compared, and the gate warns about it. In CI, check
+out the full history and tags (`fetch-depth: 0`) so the baseline exists.
 
 Protects against: a change that breaks callers of the public API without saying so; a
 "pure reformat" that is not one; a template-owned file changed by hand, which the next
@@ -28,12 +40,12 @@ Fails when: a public API break is not acknowledged, a template-owned file differ
 what the template wrote, or a changed file of `src/` does not parse. Semantic changes
 alone never fail: the table is there for the reviewer.
 
-Warns when: there is no base to compare with, or a changed module is not UTF-8.
+Warns when: there is no baseline to compare with, or a changed module is not UTF-8.
 
-Acknowledge a deliberate change: for an API break, put a line `API-Break: <path>` in a
-commit message of the branch (the path as the gate prints it, e.g.
+Acknowledge a deliberate change: for an API break, put a line `API-Break: <path>` in the
+message of a commit since the baseline (the path as the gate prints it, e.g.
 `API-Break: mypkg.cells.notes.handlers.setup`; a module or class path covers what is
-inside it; `API-Break: *` covers every break of the branch), or list the path under
+inside it; `API-Break: *` covers every break since the baseline), or list the path under
 `genops.acknowledged_breaks` in blueprint.yml. A template-owned file changes through
 blueprint.yml or a template update, never by hand.
 """
@@ -41,7 +53,6 @@ blueprint.yml or a template update, never by hand.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -51,12 +62,12 @@ from typing import TYPE_CHECKING
 
 from . import Project, Verdict
 from .astdiff import PYTHON, Change, classify, symbols
+from .baseline import find_baseline, git
 
 if TYPE_CHECKING:
     import griffe
 
 GATE = "semdiff"
-DEFAULT_BASES = ("main", "origin/main")
 TRAILER = re.compile(r"^API-Break:\s*(\S+)\s*$", re.MULTILINE)
 OWNED_MARK = ": template-owned file edited by hand"
 NOT_UTF8 = "not UTF-8, so griffe cannot read it: its API is not compared"
@@ -74,9 +85,11 @@ class Break:
 def check(project: Project) -> Verdict:
     """Compare the working tree with the base; see the module docstring."""
     edited, owned_note = hand_edits(project.root)
-    base, label = resolve_base(project)
+    asked = project.base_ref or project.section("genops").get("base_ref")
+    baseline = find_baseline(project.root, str(asked) if asked else None)
+    base, label = baseline.commit, baseline.label
     if base is None:
-        return _verdict(label, [], {}, edited, owned_note, compared=False)
+        return _verdict(label, None, {}, edited, owned_note, compared=False)
     files = changed_files(project.root, base)
     changes: dict[str, Change] = {}
     unparsed: list[str] = []
@@ -90,57 +103,21 @@ def check(project: Project) -> Verdict:
         reason = f"{len(unparsed)} changed files do not parse: {unparsed[0]} ({label})"
         return Verdict(GATE, "fail", reason, "API not compared", (*_table(changes), *unparsed))
     try:
-        breaks = api_breaks(project, base) if files else []
+        breaks = api_breaks(project, base) if files and baseline.judges_api else []
     except (RuntimeError, OSError, ImportError) as error:  # a worktree or a module failed
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         reason = f"griffe could not load the API at the base ({label}): {first}"
         return Verdict(GATE, "fail", reason, "API not compared", tuple(_table(changes)))
-    verdict = _verdict(label, breaks, changes, edited, owned_note, compared=True)
+    judged = breaks if baseline.judges_api else None
+    verdict = _verdict(label, judged, changes, edited, owned_note, compared=True)
     if unread and verdict.status == "pass":
         reason = f"{len(unread)} changed modules not UTF-8: API not compared ({label})"
         return Verdict(GATE, "warn", reason, verdict.figure, (*verdict.details, *unread))
     return replace(verdict, details=(*verdict.details, *unread))
 
 
-def git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", *args], cwd=root, capture_output=True, text=True, errors="replace", check=False
-    )
-
-
 def git_bytes(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
-
-
-def resolve_base(project: Project) -> tuple[str | None, str]:
-    """The base commit and how it was chosen; (None, why not) when there is none."""
-    if shutil.which("git") is None:
-        return None, "git not found: nothing to compare with"
-    head = git(project.root, "rev-parse", "--verify", "--quiet", "HEAD")
-    if head.returncode != 0:
-        return None, "not a git repository with a commit: nothing to compare with"
-    asked = project.base_ref or project.section("genops").get("base_ref")
-    for ref in [str(asked)] if asked else DEFAULT_BASES:
-        found = git(project.root, "rev-parse", "--verify", "--quiet", ref + "^{commit}")
-        if found.returncode != 0:
-            continue
-        merge = git(project.root, "merge-base", "HEAD", ref)
-        commit = (merge.stdout if merge.returncode == 0 else found.stdout).strip()
-        parent = git(project.root, "rev-parse", "--verify", "--quiet", "HEAD^")
-        on_ref = commit == head.stdout.strip() and parent.returncode == 0
-        if on_ref and not asked and _clean(project.root):  # an asked base is taken as is
-            commit = parent.stdout.strip()  # on the ref itself: judge the last commit
-            return commit, f"last commit: HEAD is {ref}, tree clean, base HEAD^ ({commit[:8]})"
-        return commit, f"merge base with {ref} ({commit[:8]})"
-    if asked:
-        return None, f"base ref {asked!r} not found: nothing to compare with"
-    return None, "no main or origin/main branch: nothing to compare with"
-
-
-def _clean(root: Path) -> bool:
-    """No change in the working tree or the index, and no untracked file."""
-    status = git(root, "status", "--porcelain", "-z", "--untracked-files=normal")
-    return status.returncode == 0 and not status.stdout
 
 
 def changed_files(root: Path, base: str) -> list[str]:
@@ -271,14 +248,16 @@ def hand_edits(root: Path) -> tuple[list[str], str | None]:
 
 def _verdict(
     label: str,
-    breaks: list[Break],
+    judged: list[Break] | None,  # None: API breaks not judged (no API promised yet)
     changes: dict[str, Change],
     edited: list[str],
     owned_note: str | None,
     compared: bool,
 ) -> Verdict:
     counts = {kind: sum(1 for c in changes.values() if c == kind) for kind in _KINDS}
-    figure = f"{len(breaks)} API breaks, {counts['semantic']} semantic"
+    breaks = judged or []
+    figure = "API not judged" if judged is None else f"{len(breaks)} API breaks"
+    figure += f", {counts['semantic']} semantic"
     figure += "".join(f", {counts[kind]} {kind}" for kind in ("added", "removed") if counts[kind])
     figure += f", {counts['cosmetic']} cosmetic ({PYTHON})"
     open_breaks = [item for item in breaks if item.acknowledged_by is None]
@@ -301,7 +280,8 @@ def _verdict(
         return Verdict(GATE, "warn", label, figure, tuple(details))
     if owned_note:
         return Verdict(GATE, "warn", f"{owned_note} ({label})", figure, tuple(details))
-    reason = f"no unacknowledged API break, no hand edit ({label})"
+    reason = "no unacknowledged API break, no hand edit" if judged is not None else "no hand edit"
+    reason += f" ({label})"
     return Verdict(GATE, "pass", reason, figure, tuple(details))
 
 

@@ -73,21 +73,25 @@ class Facts:
         )
 
 
-def facts_of(root: Path) -> Facts:
-    """The facts of the project at `root` (its blueprint; defaults without one)."""
+def facts_of(root: Path, blueprint: Mapping[str, Any] | None = None) -> Facts:
+    """The facts of the project at `root`: its blueprint, read here unless the caller
+    has read it already (`explain` reads it once for every document); defaults without
+    one."""
     import yaml
 
     from ...cli import ENV_PREFIX, PROG  # written by the template
 
-    path = root / "blueprint.yml"
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
-    return Facts.from_blueprint(data if isinstance(data, dict) else None, PROG, ENV_PREFIX)
+    if blueprint is None:
+        path = root / "blueprint.yml"
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+        blueprint = data if isinstance(data, dict) else None
+    return Facts.from_blueprint(blueprint, PROG, ENV_PREFIX)
 
 
-def documents(root: Path) -> list[tuple[Path, str]]:
+def documents(root: Path, blueprint: Mapping[str, Any] | None = None) -> list[tuple[Path, str]]:
     """Every file `explain` writes under deploy/, with its content."""
     from . import compose, kubernetes
 
-    facts = facts_of(root)
+    facts = facts_of(root, blueprint)
     rendered = [*compose.render(facts), *kubernetes.render(facts)]
     return [(root / path, text) for path, text in rendered]
