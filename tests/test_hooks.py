@@ -200,6 +200,30 @@ def test_a_template_version_the_source_lacks_is_said_at_copy_time(
     ]
 
 
+def test_uncommitted_template_edits_are_said_at_copy_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--vcs-ref HEAD` includes a template's uncommitted edits by committing them in
+    copier's temporary clone: the recorded version exists nowhere else."""
+    source, clone = template_and_copier_clone(tmp_path)
+    identity = ["-c", "user.name=copier", "-c", "user.email=copier@localhost"]
+    draft = ["git", *identity, "commit", "-q", "--allow-empty", "-m", "draft changes"]
+    subprocess.run(draft, cwd=clone, check=True)
+    described = subprocess.run(
+        ["git", "describe", "--tags"], cwd=clone, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    project = copied_from(tmp_path, str(source), described)
+
+    assert main(["post-render", *ARGS, str(project), "--template-source", str(clone)]) == 0
+
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "will fail" in line]
+    assert warnings == [
+        f"cellforge: warning: regeneration will fail: template version {described!r} exists "
+        "only in copier's temporary clone (the template had uncommitted changes); fix: "
+        "commit them in the template, then generate the project again"
+    ]
+
+
 def test_a_plain_template_folder_is_its_own_source(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -33,4 +33,6 @@ def test_the_generate_command_works_from_a_fresh_checkout(tmp_path: Path) -> Non
     assert (project / "docs" / "architecture.md").is_file()
     assert_hygienic(project)
     assert "Next steps" in done.stderr + done.stdout
+    # `.` would later resolve inside the project: the absolute source is what is kept.
+    assert f"_src_path: {checkout}\n" in (project / ".copier-answers.yml").read_text()
     assert "uv run my-service serve" in done.stderr + done.stdout

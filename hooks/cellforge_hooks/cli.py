@@ -74,6 +74,14 @@ def record_template_source(project: Path, rendered_from: Path) -> None:
         )
     commit = source.read_answers(project).get("_commit")
     problem = source.problem(recorded, [str(commit)] if commit else [])
+    missing = problem.missing_version if problem else None
+    if missing and source.has_version(rendered_from, missing):
+        # Copier commits a template's uncommitted edits in its temporary clone only.
+        problem = source.Problem(
+            f"template version {missing!r} exists only in copier's temporary clone "
+            "(the template had uncommitted changes)",
+            "commit them in the template, then generate the project again",
+        )
     if problem:
         print(f"cellforge: warning: regeneration will fail: {problem}", file=sys.stderr)
 
@@ -126,7 +134,7 @@ def set_source(args: argparse.Namespace) -> int:
     commit = source.read_answers(project).get("_commit")
     problem = source.problem(new, [str(commit)] if commit else [])
     if problem:
-        print(f"cellforge: source not recorded: {problem.reason}", file=sys.stderr)
+        print(f"cellforge: nothing was changed: {problem.reason}", file=sys.stderr)
         return 1
     source.record(project, new)
     state.rehash(project, source.ANSWERS_FILE)

@@ -38,6 +38,7 @@ class Problem(NamedTuple):
 
     reason: str
     fix: str
+    missing_version: str | None = None
 
     def __str__(self) -> str:
         return f"{self.reason}; fix: {self.fix}"
@@ -113,13 +114,19 @@ def problem(source: str | None, versions: list[str]) -> Problem | None:
     for version in versions:
         if not version:
             return Problem(f"{ANSWERS_FILE} records no template version (_commit)", fix)
-        found = git(path, "rev-parse", "--verify", "--quiet", f"{version}^{{commit}}", check=False)
-        if not found.strip():
+        if not has_version(path, version):
             return Problem(
                 f"the template source {source} has no version {version!r}",
                 f"`git -C {source} fetch --tags`, or `{SET_SOURCE}` for a clone that has it",
+                version,
             )
     return None
+
+
+def has_version(repository: Path, version: str) -> bool:
+    revision = f"{version}^{{commit}}"
+    found = git(repository, "rev-parse", "--verify", "--quiet", revision, check=False)
+    return bool(found.strip())
 
 
 def _git_root(folder: Path) -> Path | None:

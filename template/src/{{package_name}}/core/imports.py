@@ -7,7 +7,7 @@ into areas: `cells.<name>` for a cell, otherwise the top-level module (`core`,
 Parsing is most of what `explain` costs while copier applies the template, and most
 modules import only within their own area (`from .bus import Bus`), so a file is parsed
 only when its text could hold an import of another area: it names the package, or it
-climbs two levels (`from ..`), or it sits where one dot already leaves its area.
+has a relative import with enough dots to climb out of its area.
 """
 
 from __future__ import annotations
@@ -16,9 +16,6 @@ import ast
 import re
 from collections.abc import Iterator
 from pathlib import Path
-
-# `from ..x`, `from ...`, `from . .x`: a relative import at least two levels up.
-CLIMBS_TWO_LEVELS = re.compile(r"\bfrom[\s\\]*\.[\s\\]*\.")
 
 
 def area_of(module: str, package: str) -> str | None:
@@ -57,14 +54,16 @@ def _base(module: str, is_package: bool) -> list[str]:
 
 
 def may_import_other_areas(text: str, module: str, is_package: bool, area: str) -> bool:
-    """False only when no import in `text` can reach outside `area`: an absolute import of
-    the package spells its name, and a one-dot import stays in the area when the module's
-    base is inside it (`pkg.core.*`, `pkg.cells.<name>.*`), so only `from ..` is left."""
-    package = module.split(".")[0]
-    if package in text or CLIMBS_TWO_LEVELS.search(text):
+    """False only when no import in `text` can reach outside `area`. An absolute import
+    of the package spells its name; a relative one leaves the area only with more dots
+    than the module sits deep in it (`from ..` in `core/bus.py`, `from ...` in
+    `ops/triggers/cli.py`; one dot in `cli.py`)."""
+    if module.split(".")[0] in text:
         return True
-    area_depth = 1 + len(area.split("."))  # the package's part, then the area's parts
-    return len(_base(module, is_package)) < area_depth
+    area_depth = 2 + area.count(".")  # the package's part, then the area's parts
+    dots = len(_base(module, is_package)) - area_depth + 2
+    # Dots may be spaced or split by a backslash line break; more dots match too.
+    return dots <= 1 or re.search("from" + r"[\s\\]*\." * dots, text) is not None
 
 
 def imported_modules(

@@ -45,7 +45,7 @@ ERRORS = (RedisError, OSError)
 T = TypeVar("T")
 
 BATCH = 16
-BLOCK_SECONDS = 1.0  # how long one read waits for new entries before looping
+BLOCK_SECONDS = 1.0  # how long one read waits for new entries before looping (default)
 REPLY_TTL_SECONDS = 300
 
 
@@ -53,10 +53,16 @@ class RedisTransport:
     kind: Kind = "redis"
 
     def __init__(
-        self, url: str, namespace: str, timeout: float = 10.0, redeliver_after: float = 30.0
+        self,
+        url: str,
+        namespace: str,
+        timeout: float = 10.0,
+        redeliver_after: float = 30.0,
+        block: float = BLOCK_SECONDS,
     ) -> None:
         self.url, self.namespace = url, namespace
         self.timeout, self.redeliver_after = timeout, redeliver_after
+        self.block = block  # a close waits up to this long for the blocking reads to end
         self.instance = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.replies = reply_channel(namespace, self.instance)
         self._client: aioredis.Redis | None = None
@@ -81,25 +87,25 @@ class RedisTransport:
             self.url,
             socket_connect_timeout=self.timeout,
             # Above the blocking reads' own wait, so only a stalled server trips it.
-            socket_timeout=self.timeout + BLOCK_SECONDS,
+            socket_timeout=self.timeout + self.block,
         )
         await self._bounded(self.client.ping(), "PING")
         self._stopping = self._stopping_replies = False
         self._reader = asyncio.create_task(self._read_replies())
 
     async def close(self) -> None:
-        # Blocking reads end within BLOCK_SECONDS; cancelling one mid-read can wedge
+        # Blocking reads end within self.block; cancelling one mid-read can wedge
         # redis-py's connection, so the loops are asked to stop and waited for first.
         self._stopping = True
         if self._tasks:
-            await asyncio.wait(self._tasks, timeout=BLOCK_SECONDS + self.timeout)
+            await asyncio.wait(self._tasks, timeout=self.block + self.timeout)
         await cancel_all(self._tasks)  # stopped fetching; let the running ones finish
         for running in self._running:
             await running.stop(grace=self.timeout)
         self._running.clear()
         if self._reader is not None:  # last: a handler finishing may still await a reply
             self._stopping_replies = True
-            await asyncio.wait([self._reader], timeout=BLOCK_SECONDS + self.timeout)
+            await asyncio.wait([self._reader], timeout=self.block + self.timeout)
             await cancel_all([self._reader])
             self._reader = None
         if self._client is not None:
@@ -140,10 +146,10 @@ class RedisTransport:
     async def _read_replies(self) -> None:
         while not self._stopping_replies:
             try:
-                popped: Any = await self.client.blpop([self.replies], timeout=BLOCK_SECONDS)
+                popped: Any = await self.client.blpop([self.replies], timeout=self.block)
             except (RedisError, OSError) as error:
                 log.warning("reading replies from Redis failed (%s); retrying", error)
-                await asyncio.sleep(BLOCK_SECONDS)
+                await asyncio.sleep(self.block)
                 continue
             if popped is None:
                 continue
@@ -152,7 +158,7 @@ class RedisTransport:
     async def _consume(self, stream: str, group: str, handler: Handler) -> None:
         running = InFlight(BATCH)
         self._running.append(running)
-        claim_every = max(self.redeliver_after / 2, BLOCK_SECONDS)
+        claim_every = max(self.redeliver_after / 2, self.block)
         loop = asyncio.get_running_loop()
         next_claim, cursor = loop.time(), "0-0"  # at start: take over what a dead one left
         while not self._stopping:
@@ -171,7 +177,7 @@ class RedisTransport:
                         await self.client.xgroup_create(stream, group, id="0", mkstream=True)
                     continue
                 log.warning("reading %s from Redis failed (%s); retrying", stream, error)
-                await asyncio.sleep(BLOCK_SECONDS)
+                await asyncio.sleep(self.block)
                 continue
             for entry_id, fields in entries:
                 running.start(self._handle(stream, group, entry_id, fields, handler))
@@ -180,7 +186,7 @@ class RedisTransport:
         self, stream: str, group: str, count: int
     ) -> list[tuple[bytes, dict[bytes, bytes]]]:
         response: Any = await self.client.xreadgroup(
-            group, self.instance, {stream: ">"}, count=count, block=int(BLOCK_SECONDS * 1000)
+            group, self.instance, {stream: ">"}, count=count, block=int(self.block * 1000)
         )
         return [entry for _, entries in response or [] for entry in entries]
 
