@@ -9,9 +9,10 @@ take every command in turn, so that machine noise hits them alike:
 
 - baseline: `uv run python -c pass` (uv and the interpreter starting: the floor);
 - collection: `uv run pytest --collect-only -q` (start-up, plugins, imports);
-- the default run: `uv run pytest`, as the project's README says;
-- the same with `PYTHONDONTWRITEBYTECODE=1` (information: some shells, these sessions'
-  among them, set it, and then every run compiles every module again).
+- the default run: `uv run pytest`, as the project's README says.
+
+The commands run in a user's shell: it writes bytecode (PYTHONDONTWRITEBYTECODE is
+dropped, which some sessions set), so warm runs read the modules compiled before.
 
     uv run python bench/project_tests.py           # 7 rounds, writes docs/benchmarks.md
     uv run python bench/project_tests.py --quick   # 2 rounds, prints only (CI)
@@ -41,24 +42,21 @@ from bench.snapshot import commit_all  # noqa: E402
 
 TARGET_SECONDS = 20.0
 BASELINE, DEFAULT_RUN = "`uv run python -c pass`", "`uv run pytest`"
-NO_BYTECODE = "`uv run pytest`, PYTHONDONTWRITEBYTECODE=1"
 COMMANDS = {
     BASELINE: ["uv", "run", "python", "-c", "pass"],
     "`uv run pytest --collect-only -q`": ["uv", "run", "pytest", "--collect-only", "-q"],
     DEFAULT_RUN: ["uv", "run", "pytest"],
-    NO_BYTECODE: ["uv", "run", "pytest"],
 }
 
 
-def user_env(bytecode: bool = True) -> dict[str, str]:
-    """A user's shell in the project; it writes bytecode unless told not to."""
-    env = {k: v for k, v in project_env().items() if k != "PYTHONDONTWRITEBYTECODE"}
-    return env if bytecode else env | {"PYTHONDONTWRITEBYTECODE": "1"}
+def user_env() -> dict[str, str]:
+    """A user's shell in the project, which writes bytecode."""
+    return {k: v for k, v in project_env().items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def timed(project: Path, name: str) -> tuple[float, str]:
-    """Run the command `name` once in `project`: (seconds, its output)."""
-    env = user_env(bytecode=name != NO_BYTECODE)
+    """Run the command `name` once in `project`: (seconds, its last line of output)."""
+    env = user_env()
     started = time.perf_counter()
     done = subprocess.run(COMMANDS[name], cwd=project, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
@@ -76,7 +74,8 @@ def prepare(work: Path) -> Path:
 
 
 def measure(rounds: int) -> tuple[dict[str, list[float]], float, str, str]:
-    """Timings per command, the first (cold) run's time, its summary, and the Python."""
+    """Timings per command, the first (cold) run's time, the default run's last summary
+    line, and the project's Python version."""
     with tempfile.TemporaryDirectory(prefix="bench-project-tests-") as scratch:
         project = prepare(Path(scratch))
         python = subprocess.run(
@@ -91,7 +90,9 @@ def measure(rounds: int) -> tuple[dict[str, list[float]], float, str, str]:
         timings: dict[str, list[float]] = {name: [] for name in COMMANDS}
         for _ in range(rounds):
             for name in COMMANDS:
-                timings[name].append(timed(project, name)[0])
+                seconds, output = timed(project, name)
+                timings[name].append(seconds)
+                summary = output if name == DEFAULT_RUN else summary
     return timings, cold, summary, python
 
 

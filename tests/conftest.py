@@ -138,7 +138,7 @@ def generate_committed(template: Path, destination: Path, ref: str, **answers: A
         quiet=True,
     )
     env = project_env("3.11")
-    run(["uv", "sync", "--quiet"], destination, env)
+    run(["uv", "sync", "--locked", "--quiet"], destination, env)
     git_commit_all(destination)
     run(["uv", "run", "pre-commit", "install"], destination, env)
     return destination

@@ -60,7 +60,7 @@ def check_project(project: Path, python_version: str) -> str:
     """Sync, run the project's default test run, its pre-commit hooks and every GenOps
     gate; return pytest's output."""
     env = project_env(python_version)
-    run(["uv", "sync", "--quiet"], project, env)
+    run(["uv", "sync", "--locked", "--quiet"], project, env)
     tested = run(["uv", "run", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
     git_commit_all(project)
     run(["uv", "run", "pre-commit", "run", "--all-files", "--show-diff-on-failure"], project, env)
