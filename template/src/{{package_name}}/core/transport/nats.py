@@ -177,6 +177,11 @@ class NatsTransport:
             try:
                 messages = await subscription.fetch(room, timeout=FETCH_SECONDS)
             except TimeoutError:
+                # Python 3.11's wait_for (inside nats-py) can turn a cancel that lands as
+                # its timeout expires into this TimeoutError: a close must still stop us.
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise asyncio.CancelledError from None
                 continue  # nothing waiting
             except (NatsError, OSError) as error:
                 log.warning("fetching from NATS failed (%s); retrying", error)

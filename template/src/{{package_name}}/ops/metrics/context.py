@@ -3,9 +3,9 @@
 What has to be read to change the project: the team's code under `src/` (the cells and
 any module the team wrote, e.g. `src/<package>/domain/rules.py`), the core modules the
 cells are written against (messages, cells, bus, storage, and the model client), the
-tests, the docs, the blueprint and the README. The rest of `src/` is template-owned (the
-files `.cellforge-state.json` lists under `owned`): it is re-applied, never edited by
-hand, and what a reader needs of it is in the docs generated from it (architecture,
+tests, the docs, the blueprint and the README. The rest of `src/`, like the framework's
+own tests in `tests/cellforge/`, is template-owned (the files `.cellforge-state.json`
+lists under `owned`): it is re-applied, never edited by hand, and what a reader needs of it is in the docs generated from it (architecture,
 distribution, AsyncAPI, runbooks, gates). Without a state file all of `src/` counts. So
 the figure grows with the team's code, and a fresh project starts well under the 500 KB
 warning.
@@ -31,6 +31,8 @@ CONTEXT_FILES = ("blueprint.yml", "README.md")
 CONTEXT_SUFFIXES = frozenset({".py", ".md", ".yml", ".yaml", ".toml", ".json"})
 CONTEXT_MAX_AGE = 300.0  # seconds a measured context size is reused
 STATE_FILE = ".cellforge-state.json"  # its `owned` maps each template-owned file to a hash
+# The framework's own tests: template-owned, run apart from the team's loop, never edited.
+FRAMEWORK_TESTS = "tests/cellforge/"
 # Under src/<package>/: the template-owned modules a cell is written against, always read.
 CONTEXT_CONTRACTS = frozenset(
     {"core/messages.py", "core/cells.py", "core/cellbus.py", "core/bus.py", "core/storage.py"}
@@ -39,9 +41,9 @@ CONTEXT_CONTRACTS = frozenset(
 
 
 def template_owned(root: Path) -> frozenset[str]:
-    """The files under src/ (`src/<package>/...`) that the template owns and a reader
-    skips: those `.cellforge-state.json` lists under `owned`, the core contracts
-    excepted. Empty without a (readable) state file: then all of src/ counts."""
+    """The files that the template owns and a reader skips: those `.cellforge-state.json`
+    lists under `owned` in src/ (the core contracts excepted) and in tests/cellforge/.
+    Empty without a (readable) state file: then all of src/ and tests/ count."""
     try:
         state = json.loads((root / STATE_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -53,15 +55,17 @@ def template_owned(root: Path) -> frozenset[str]:
         path
         for path in owned
         if isinstance(path, str)
-        and path.startswith("src/")
-        and path.split("/", 2)[-1] not in CONTEXT_CONTRACTS
+        and (
+            (path.startswith("src/") and path.split("/", 2)[-1] not in CONTEXT_CONTRACTS)
+            or path.startswith(FRAMEWORK_TESTS)
+        )
     )
 
 
 def context_files(root: Path) -> Iterator[tuple[Path, int]]:
     """Each file of the project's code and context, with its size in bytes: *.py, *.md,
-    *.yml, *.yaml, *.toml and *.json under src/, tests/ and docs/ (under src/, not the
-    template-owned ones but the core contracts; hidden folders and __pycache__ skipped),
+    *.yml, *.yaml, *.toml and *.json under src/, tests/ and docs/ (not the template-owned
+    ones of `template_owned`; hidden folders and __pycache__ skipped),
     plus blueprint.yml and README.md at the root. The one walk behind this figure and
     the `context` GenOps gate, so the two always agree."""
     for path in map(root.joinpath, CONTEXT_FILES):
