@@ -217,3 +217,16 @@ def uv() -> str:
     path = shutil.which("uv")
     assert path, "uv must be on PATH (pip install uv)"
     return path
+
+
+def assert_all_passed(output: str) -> None:
+    """pytest's closing line says only "N passed" (nothing failed, skipped or errored)."""
+    summary = output.strip().splitlines()[-1]
+    assert re.search(r"\d+ passed", summary), summary
+    assert "failed" not in summary and "skipped" not in summary and "error" not in summary
+
+
+def collected(project: Path, env: dict[str, str], *paths: str) -> list[str]:
+    """The test ids `uv run pytest [paths]` collects."""
+    listed = run(["uv", "run", "pytest", "--collect-only", "-q", *paths], project, env)
+    return [line for line in listed.stdout.splitlines() if "::" in line]

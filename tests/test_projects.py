@@ -5,7 +5,8 @@ its own README and CI run: `uv run pytest` (the user's tests, the assembled serv
 ruff check, ruff format --check, mypy, lint-imports and `explain --check`, see the
 project's tests/test_service.py and tests/test_checks.py), `pre-commit run --all-files`
 and `genops check`. The framework's own tests (the project's tests/cellforge/) do not
-depend on the answers' cells or roles: they run once, on the default project.
+depend on the answers' cells or roles: they run once, on the default project after a
+team's first edits (tests/test_user_edits.py).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import git_commit_all, project_env, render, run
+from .conftest import assert_all_passed, git_commit_all, project_env, render, run
 
 pytestmark = pytest.mark.slow
 
@@ -75,12 +76,6 @@ def check_project(project: Path, python_version: str) -> str:
     return tested.stdout
 
 
-def assert_all_passed(output: str) -> None:
-    summary = output.strip().splitlines()[-1]
-    assert re.search(r"\d+ passed", summary), summary
-    assert "failed" not in summary and "skipped" not in summary and "error" not in summary
-
-
 @pytest.mark.parametrize("answers", MATRIX.values(), ids=MATRIX.keys())
 def test_a_generated_project_passes_all_its_checks(
     render_project: Callable[..., Path], answers: dict[str, Any]
@@ -89,31 +84,6 @@ def test_a_generated_project_passes_all_its_checks(
     assert_all_passed(check_project(project, python_of(answers)))
     version = run(["uv", "run", "python", "--version"], project, project_env(python_of(answers)))
     assert version.stdout.startswith(f"Python {python_of(answers)}.")
-
-
-def collected(project: Path, env: dict[str, str], *paths: str) -> list[str]:
-    """The test ids `uv run pytest [paths]` collects."""
-    listed = run(["uv", "run", "pytest", "--collect-only", "-q", *paths], project, env)
-    return [line for line in listed.stdout.splitlines() if "::" in line]
-
-
-def test_the_framework_suite_passes_apart_from_the_default_run(
-    render_project: Callable[..., Path],
-) -> None:
-    """The framework's tests run once, here, by the README's command, spread over the
-    cores; the default run (`uv run pytest`) collects none of them."""
-    project = render_project()
-    env = project_env("3.11")
-    run(["uv", "sync", "--quiet"], project, env)
-    readme = (project / "README.md").read_text(encoding="utf-8")
-    [command] = re.findall(r"`(uv run pytest tests/cellforge)`", readme)
-    framework = collected(project, env, "tests/cellforge")
-    assert framework and all(test.startswith("tests/cellforge/") for test in framework)
-    default = collected(project, env)
-    assert default and not [test for test in default if test.startswith("tests/cellforge/")]
-    tested = run([*command.split(), "-n", "auto", "-q", "-p", "no:cacheprovider"], project, env)
-    assert_all_passed(tested.stdout)
-    assert f"{len(framework)} passed" in tested.stdout.strip().splitlines()[-1]
 
 
 def test_a_cross_cell_import_fails_the_checks(render_project: Callable[..., Path]) -> None:

@@ -292,6 +292,11 @@ def test_a_cell_deleted_earlier_comes_back_from_the_skeleton_when_listed_again(
         ["git", "rm", "-rq", "src/my_service/cells/billing", "tests/cells/test_billing_cell.py"],
         project,
     )
+    # The `cellforge-explain` fixer takes the deleted code out of the import diagram.
+    assert "refresh the docs and contracts derived from the code" in said(
+        commit(project, "delete billing's code", env)
+    )
+    run(["git", "add", "-A"], project)
     assert commit(project, "delete billing's code", env).returncode == 0
     set_cells(project, ["notes", "billing"])
 

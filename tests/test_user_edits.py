@@ -5,9 +5,9 @@ makes it (a YAML dumper, `git commit` with the installed hooks, `uv add`) and ea
 committed. After every edit the project's default suite and every GenOps gate stay
 green, and the commit itself passed every pre-commit hook. The framework suite
 (`tests/cellforge/`, which builds its own fixture cells and blueprint) then runs once
-on the result, which holds all six edits at once: this is the one rendered project on
-which the template's CI runs it. An invalid edit is refused by `blueprint check` alone,
-naming its line.
+on the result, which holds all six edits at once, by the command the project's README
+gives: this is the one rendered project on which the template's CI runs it. An invalid
+edit is refused by `blueprint check` alone, naming its line.
 """
 
 from __future__ import annotations
@@ -22,7 +22,15 @@ import yaml
 
 from bench.snapshot import git_snapshot
 
-from .conftest import TEMPLATE, commit, generate_committed, project_env, run
+from .conftest import (
+    TEMPLATE,
+    assert_all_passed,
+    collected,
+    commit,
+    generate_committed,
+    project_env,
+    run,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -65,8 +73,7 @@ def commit_as_a_user(project: Path, message: str, env: dict[str, str]) -> str:
 def assert_green(project: Path, env: dict[str, str]) -> None:
     """The default suite and every GenOps gate pass (a gate may warn)."""
     tested = run(["uv", "run", "pytest", "-q", "-p", "no:cacheprovider"], project, env)
-    summary = tested.stdout.strip().splitlines()[-1]
-    assert re.search(r"\d+ passed", summary) and "failed" not in summary, summary
+    assert_all_passed(tested.stdout)
     gates = run(["uv", "run", CLI, "genops", "check"], project, env)
     rows = [line.split()[:2] for line in gates.stdout.splitlines()[1:7]]
     assert all(status in ("PASS", "WARN") for _, status in rows), gates.stdout
@@ -151,17 +158,19 @@ def test_the_users_own_edits_keep_every_template_check_green(project: Path) -> N
     commit_as_a_user(project, "depend on six", env)
     assert_green(project, env)
 
-    # Every hook on every file, then the framework's own suite, once, on all six edits.
+    # Every hook on every file, then the framework's own suite, by the README's command,
+    # once, on all six edits; the default run collects none of it.
     run(["uv", "run", "pre-commit", "run", "--all-files"], project, env)
-    framework = run(
-        ["uv", "run", "pytest", "tests/cellforge", "-q", "-p", "no:cacheprovider", "-n", "2"],
-        project,
-        env,
-        timeout=1200,
-    )
-    summary = framework.stdout.strip().splitlines()[-1]
-    assert re.search(r"\d+ passed", summary), summary
-    assert "failed" not in summary and "skipped" not in summary, summary
+    readme = (project / "README.md").read_text(encoding="utf-8")
+    [command] = re.findall(r"`(uv run pytest tests/cellforge)`", readme)
+    framework = collected(project, env, "tests/cellforge")
+    assert framework and all(test.startswith("tests/cellforge/") for test in framework)
+    default = collected(project, env)
+    assert default and not [test for test in default if test.startswith("tests/cellforge/")]
+    options = ["-n", "auto", "-q", "-p", "no:cacheprovider"]
+    tested = run([*command.split(), *options], project, env, timeout=1200)
+    assert_all_passed(tested.stdout)
+    assert f"{len(framework)} passed" in tested.stdout.strip().splitlines()[-1]
 
 
 def test_an_invalid_edit_fails_only_the_blueprint_check_naming_its_line(project: Path) -> None:

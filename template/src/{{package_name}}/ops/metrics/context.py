@@ -5,10 +5,10 @@ any module the team wrote, e.g. `src/<package>/domain/rules.py`), the core modul
 cells are written against (messages, cells, bus, storage, and the model client), the
 tests, the docs, the blueprint and the README. The rest of `src/`, like the framework's
 own tests in `tests/cellforge/`, is template-owned (the files `.cellforge-state.json`
-lists under `owned`): it is re-applied, never edited by hand, and what a reader needs of it is in the docs generated from it (architecture,
-distribution, AsyncAPI, runbooks, gates). Without a state file all of `src/` counts. So
-the figure grows with the team's code, and a fresh project starts well under the 500 KB
-warning.
+lists under `owned`): it is re-applied, never edited by hand, and what a reader needs
+of it is in the docs generated from it (architecture, distribution, AsyncAPI, runbooks,
+gates). Without a state file all of `src/` and `tests/` count. So the figure grows with
+the team's code, and a fresh project starts well under the 500 KB warning.
 
 A figure of the project rather than of the traffic: a tree walk, so it runs off the
 event loop and is reused for a while (`ContextSize`).
