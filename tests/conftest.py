@@ -230,3 +230,15 @@ def collected(project: Path, env: dict[str, str], *paths: str) -> list[str]:
     """The test ids `uv run pytest [paths]` collects."""
     listed = run(["uv", "run", "pytest", "--collect-only", "-q", *paths], project, env)
     return [line for line in listed.stdout.splitlines() if "::" in line]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest tests first: xdist hands tests out in collection order, and a
+    minutes-long test collected last would run alone at the end of the run. Marked ones
+    go by their `minutes`, longest first; the others keep their order."""
+
+    def minutes(item: pytest.Item) -> float:
+        marker = item.get_closest_marker("longest")
+        return float(marker.kwargs["minutes"]) if marker else 0.0
+
+    items.sort(key=minutes, reverse=True)

@@ -76,6 +76,7 @@ def check_project(project: Path, python_version: str) -> str:
     return tested.stdout
 
 
+@pytest.mark.longest(minutes=2)
 @pytest.mark.parametrize("answers", MATRIX.values(), ids=MATRIX.keys())
 def test_a_generated_project_passes_all_its_checks(
     render_project: Callable[..., Path], answers: dict[str, Any]

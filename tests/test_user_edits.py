@@ -115,6 +115,7 @@ def project(tmp_path: Path) -> Path:
     return generate_committed(template, tmp_path / CLI, "v1")
 
 
+@pytest.mark.longest(minutes=8)
 def test_the_users_own_edits_keep_every_template_check_green(project: Path) -> None:
     env = project_env("3.11")
 
