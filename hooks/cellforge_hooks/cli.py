@@ -72,8 +72,7 @@ def record_template_source(project: Path, rendered_from: Path) -> None:
             f"cellforge: recorded the template source as {recorded}, not {typed!r} "
             "(copier would resolve that inside the project)"
         )
-    commit = source.read_answers(project).get("_commit")
-    problem = source.problem(recorded, [str(commit)] if commit else [])
+    problem = source.problem(recorded, source.recorded_version(project))
     missing = problem.missing_version if problem else None
     if missing and source.has_version(rendered_from, missing):
         # Copier commits a template's uncommitted edits in its temporary clone only.
@@ -131,8 +130,7 @@ def set_source(args: argparse.Namespace) -> int:
     project = Path(args.project)
     given = args.source
     new = given if source.is_remote(given) else str(Path(given).expanduser().resolve())
-    commit = source.read_answers(project).get("_commit")
-    problem = source.problem(new, [str(commit)] if commit else [])
+    problem = source.problem(new, source.recorded_version(project))
     if problem:
         print(f"cellforge: nothing was changed: {problem.reason}", file=sys.stderr)
         return 1

@@ -64,6 +64,12 @@ def recorded(project: Path) -> str | None:
     return str(value) if value else None
 
 
+def recorded_version(project: Path) -> list[str]:
+    """The template version the project was last rendered from (`_commit`), if any."""
+    commit = read_answers(project).get("_commit")
+    return [str(commit)] if commit else []
+
+
 def record(project: Path, source: str) -> None:
     """Rewrite the `_src_path` line only: the rest of copier's file stays byte for byte."""
     import yaml

@@ -100,6 +100,10 @@ def record(
         "owned": owned,
         "fresh_skeletons": fresh,
     }
+    save(project, state)
+
+
+def save(project: Path, state: dict[str, object]) -> None:
     (project / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
 
 
@@ -132,4 +136,4 @@ def rehash(project: Path, path: str) -> None:
     owned = state.get("owned")
     if isinstance(owned, dict) and path in owned:
         owned[path] = sha256(project / path)
-        (project / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+        save(project, state)
