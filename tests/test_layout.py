@@ -29,6 +29,9 @@ DERIVED = {
     "docs/runbooks/shed-load.md",
     "docs/runbooks/restore-load.md",
     "docs/runbooks/rollback.md",
+    "docs/runbooks/dead-letters.md",
+    "docs/runbooks/replay-dead-letters.md",
+    "docs/runbooks/drop-dead-letters.md",
     ".importlinter",
     ".cellforge-state.json",
     "uv.lock",  # the project's own, from the template's stored lock (locks/)

@@ -20,7 +20,10 @@ What it describes, from the side of a worker serving a cell:
   publishes to the inbox of every subscriber.
 
 The delivery id and the reply channel are transport metadata, not part of the body:
-NATS headers, Redis Streams entry fields (`x-cellforge-transport` says which). Schemas
+NATS headers, Redis Streams entry fields (`x-cellforge-transport` says which). Every body
+travels sealed and signed (`core/envelope.py`): on the wire it is a
+`transport.SignedEnvelope`, and each message's `payload` here is what its `sealed` field
+opens to; `x-cellforge-envelope` says how to seal, sign and check one. Schemas
 are kept to what JSON Schema draft-07 (AsyncAPI's default schema format) and 2020-12
 read alike, since pydantic writes 2020-12.
 """
@@ -88,6 +91,56 @@ REPLY_TO_SCHEMA = {
 NATS_DEDUPE_SCHEMA = {
     "type": "string",
     "description": "NATS only: the delivery id again, so JetStream drops a duplicate.",
+}
+# The envelope of core/envelope.py, written out rather than imported: this module also
+# runs where `cryptography` is missing (the docs generator, in copier's interpreter). The
+# project's tests check real envelopes, and an implementation of these words, against it.
+SIGNED_ENVELOPE = "transport.SignedEnvelope"
+ENVELOPE_SCHEMA = {
+    "title": "A signed, sealed body",
+    "type": "object",
+    "description": "What travels as the body of every delivery and reply.",
+    "required": ["v", "id", "kid", "ts", "sealed", "mac"],
+    "additionalProperties": False,
+    "properties": {
+        "v": {"type": "integer", "const": 1, "description": "The envelope's version."},
+        "id": {"type": "string", "description": "The delivery id (the same as the metadata's)."},
+        "kid": {"type": "string", "description": "The id of the delivery key that signed it."},
+        "ts": {"type": "integer", "description": "When it was sealed: ms since the epoch."},
+        "sealed": {"type": "string", "contentEncoding": "base64", "description": "The body."},
+        "mac": {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "HMAC-SHA256."},
+    },
+}
+ENVELOPE = {
+    "keys": (
+        "The delivery keyring: the file `delivery.keyring` in the keys folder, or the "
+        "environment variable `<PREFIX>DELIVERY_KEYRING`; JSON "
+        '`{"active": <key id>, "keys": {<key id>: <32 bytes in hex>}}`. The active key '
+        "signs; every key of the ring verifies (rotation: add, activate, drop the old "
+        "key after the replay window)."
+    ),
+    "subkeys": (
+        "From each key, by HKDF-SHA256 (no salt, 32 bytes): the MAC key with info "
+        "`cellforge delivery mac`, the sealing key with info `cellforge delivery seal`."
+    ),
+    "sealed": (
+        "base64 of a random 12-byte nonce followed by AES-256-GCM(sealing key, nonce, "
+        "body, associated data `<id>\\0<cell>\\0<kid>`), where body is the message's "
+        "`payload` in this document (a codec envelope, or a reply body)."
+    ),
+    "mac": (
+        "hex of HMAC-SHA256(MAC key of `kid`, the JSON array "
+        '`["cellforge-delivery", 1, <purpose>, <id>, <cell>, <reply_to>, <kid>, <ts>, '
+        "<sealed>]` written compactly (no spaces, non-ASCII escaped as \\uXXXX)): purpose "
+        "`delivery` on an inbox and `reply` on a reply channel; cell is the inbox's cell, "
+        'also for its replies; reply_to the delivery\'s reply channel, "" for an event.'
+    ),
+    "checks": (
+        "A receiver drops, unanswered, an envelope with an unknown `kid` or a wrong MAC, "
+        "and a copy of one it has already handled. One older than the replay window "
+        "(setting `delivery_replay_window_seconds`) or more than 30 s ahead of its clock "
+        "does not run either; its retries end among the cell's dead letters."
+    ),
 }
 
 
@@ -194,6 +247,7 @@ def _message(registry: Registry, message_type: type[Message], data: dict[str, An
         ),
         "correlationId": {"location": f"$message.header#/{ID_HEADER}"},
         "payload": _envelope(name, data),
+        "x-cellforge-sealed-in": _ref("components", "schemas", SIGNED_ENVELOPE),
     }
 
 
@@ -268,10 +322,12 @@ def asyncapi_document(
                 "contentType": "application/json",
                 "correlationId": {"location": "$message.payload#/id"},
                 "payload": _ref("components", "schemas", reply),
+                "x-cellforge-sealed-in": _ref("components", "schemas", SIGNED_ENVELOPE),
             }
     headers = {
         CALL_HEADERS: _headers("A command or query on its way to a cell.", call=True),
         EVENT_HEADERS: _headers("An event on its way to a subscriber.", call=False),
+        SIGNED_ENVELOPE: ENVELOPE_SCHEMA,
     }
     clashes = sorted(set(schemas) & set(headers))
     if clashes:
@@ -317,7 +373,9 @@ def asyncapi_document(
             "version": version,
             "description": (
                 "The wire format of the cells: a worker that serves a cell takes the "
-                "messages on its inbox and answers on the caller's reply channel. "
+                "messages on its inbox and answers on the caller's reply channel. Every "
+                "body travels sealed and signed in a `transport.SignedEnvelope` "
+                "(`x-cellforge-envelope`); each payload here is what it opens to. "
                 "Generated from the cell registry by `explain`; do not edit."
             ),
         },
@@ -330,6 +388,7 @@ def asyncapi_document(
             "parameters": {"namespace": namespace, "instance": instance},
         },
         "x-cellforge-transport": TRANSPORT_METADATA,
+        "x-cellforge-envelope": ENVELOPE,
     }
 
 

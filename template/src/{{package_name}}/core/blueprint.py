@@ -92,6 +92,12 @@ def _fix_for(error: ValidationError) -> str:
     kind, value = error.validator, error.validator_value
     if error.absolute_path and error.absolute_path[0] == "roles":
         return _role_fix(error)
+    if (
+        error.absolute_path
+        and error.absolute_path[0] == "delivery"
+        and kind != "additionalProperties"
+    ):
+        return _delivery_fix(error)
     if list(error.absolute_path)[-1:] == ["placement"] or "placement" in error.schema_path:
         return 'use "in-process", {worker: redis} or {worker: nats}'
     if list(error.absolute_path)[-1:] == ["retire_by"]:  # YAML reads 2027-10-01 as a date
@@ -133,6 +139,12 @@ def _role_fix(error: ValidationError) -> str:
     if kind == "uniqueItems":
         return "list each grant once"
     return "give each role a `grants:` list of capabilities"
+
+
+def _delivery_fix(error: ValidationError) -> str:
+    if list(error.absolute_path)[-1:] == ["max_attempts"]:
+        return "give the number of tries, a whole number from 1 to 100 (1: no retry)"
+    return "give seconds above 0, as in backoff_seconds: {initial: 1, max: 60}"
 
 
 def _fractional_integers(rules: dict[str, Any], data: Any, path: list[str]) -> list[list[str]]:

@@ -23,6 +23,7 @@ from .catalog import CELL_NAMES, load_registry
 from .cellbus import CellBus
 from .cells import Cell, CellContext, Registry
 from .codec import Codec
+from .envelope import delivery_envelopes
 from .messages import Message, kind_of
 from .outbox import Outbox
 from .remote import Remote
@@ -104,16 +105,17 @@ def build(
     here = frozenset(local if local is not None else set(names) - set(placements))
     if transports is None:
         transports = {kind: open_transport(kind, settings) for kind in set(placements.values())}
-    remote = Remote(
-        registry, codec, bus, placements, here, transports, settings.transport_timeout_seconds
-    )
+    envelopes = delivery_envelopes(settings) if transports else None  # signed deliveries
+    timeout = settings.transport_timeout_seconds
+    remote = Remote(registry, codec, bus, placements, here, transports, timeout, envelopes)
     runtime = Runtime(settings, bus, registry, codec, keyring, remote)
 
     def open_context(cell: Cell) -> CellContext:
         database = runtime.databases[cell.name] = open_cell_database(settings.data_dir, cell.name)
         records = runtime.records[cell.name] = Records(database, cell.name, keyring)
         records.check_keys()  # a wrong or missing data key stops the start, clearly
-        outbox = runtime.outboxes[cell.name] = Outbox(cell.name, database, codec)
+        # Sealed at rest like records: the events it keeps and the results it stores.
+        outbox = runtime.outboxes[cell.name] = Outbox(cell.name, database, codec, keyring)
         outbox.relay = remote.relay
         view = CellBus(bus, cell.name, cell.capabilities, outbox)
         return CellContext(bus=view, database=database, records=records)

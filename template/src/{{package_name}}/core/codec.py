@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -23,6 +24,15 @@ if TYPE_CHECKING:
 
 class CodecError(ValueError):
     """A message or result that cannot be encoded, decoded or round-tripped."""
+
+
+class BodyError(CodecError):
+    """A request body that is JSON only by a lenient reading; `errors` is in the shape of
+    pydantic's (type, loc, msg), so a caller can answer both alike."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.errors = [{"type": "json_invalid", "loc": [], "msg": message}]
 
 
 class Codec:
@@ -87,7 +97,11 @@ class Codec:
         """Validate an external JSON body (an HTTP request) as a message.
 
         Strict, except that a number like `78.0` counts as the integer 78, as JSON Schema
-        (and so the OpenAPI document) says it is; `true` is still not an integer.
+        (and so the OpenAPI document) says it is; `true` is still not an integer. Raises
+        pydantic's `ValidationError` or a `BodyError`, and nothing else, whatever the body:
+        pydantic's parser refuses what no message can hold (invalid UTF-8, lone
+        surrogates, nesting past its limit, integers past Python's int-str limit), and
+        `refuse_ambiguous_json` what it would let through (see there).
         """
         from pydantic import ValidationError
 
@@ -99,6 +113,7 @@ class Codec:
             if normalised is None:
                 raise
             message = adapter.validate_json(normalised)
+        refuse_ambiguous_json(body)
         return message
 
     def to_jsonable(self, value: Any) -> Any:
@@ -167,6 +182,43 @@ def _integral_floats_as_ints(body: bytes) -> bytes | None:
 
     try:
         data = json.loads(body, parse_float=number)
-    except ValueError:
+        return json.dumps(data).encode() if changed else None
+    except (ValueError, RecursionError):  # not JSON, or nested past the stack: no number
         return None
-    return json.dumps(data).encode() if changed else None
+
+
+def refuse_ambiguous_json(body: bytes) -> None:
+    """Raise `BodyError` for JSON that pydantic accepts but that means different things to
+    different readers: a repeated object key (which value wins?), and `NaN`, `Infinity`
+    or a float beyond its range (not JSON at all; a handler would store them, then fail
+    to answer with them). Builds nothing: the hooks return None."""
+    try:
+        json.loads(
+            body,
+            object_pairs_hook=_unique_keys,
+            parse_constant=_no_constant,
+            parse_float=_finite,
+            parse_int=_ignored,
+        )
+    except BodyError:
+        raise
+    except (ValueError, RecursionError):  # pydantic parsed it, so this is not expected
+        raise BodyError("the body is not plain JSON") from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> None:
+    if len({key for key, _ in pairs}) != len(pairs):
+        raise BodyError("an object repeats a key")
+
+
+def _no_constant(name: str) -> None:
+    raise BodyError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> None:
+    if not math.isfinite(float(text)):
+        raise BodyError("a number is out of range")
+
+
+def _ignored(text: str) -> None:
+    return None

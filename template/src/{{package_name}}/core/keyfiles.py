@@ -1,4 +1,4 @@
-"""Key material: from the environment, or from files outside version control.
+"""Key material, from the environment or from files outside version control.
 
 A secret named `audit` is read from the `<PREFIX>AUDIT_KEY` environment variable (hex)
 first, then from `<keys_dir>/audit.key`. In dev a missing file is created with fresh
@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from .private import write_private
 from .settings import ENV_PREFIX, Settings
 
 KEY_BYTES = 32
@@ -30,18 +31,6 @@ def env_name(name: str) -> str:
 
 def key_path(settings: Settings, name: str) -> Path | None:
     return None if settings.keys_path is None else settings.keys_path / f"{name}.key"
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write `text` to a file only the owner can read, replacing it atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    scratch = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    descriptor = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        file.write(text)
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(scratch, path)
 
 
 def provision(

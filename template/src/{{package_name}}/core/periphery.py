@@ -79,7 +79,9 @@ class WriteFile(Command[SandboxResult]):
 @dataclass(frozen=True, slots=True)
 class FetchUrl(Command[SandboxResult]):
     """GET an http(s) URL on the egress allowlist; the body is in `stdout`, the status
-    and final URL in `details`."""
+    and final URL in `details`. Anything but `ok` names its `kind` in `details`:
+    denied (scheme, url, allowlist, address, redirect_refused) or error (dns, connect,
+    tls, timeout, protocol, too_large with the first bytes, redirects, internal)."""
 
     capability: ClassVar[str] = "web.fetch"
     url: Annotated[str, Field(min_length=1, max_length=2048)]

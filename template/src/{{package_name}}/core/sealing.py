@@ -1,13 +1,17 @@
 """Encryption at rest: AES-256-GCM under a keyring of named data keys.
 
 Every sealed value carries the id of the key that sealed it and its own random 96-bit
-nonce. The associated data names the record (cell, collection, key) and the key id, so
-a ciphertext moved to another record, or relabelled with another key id, fails to open.
+nonce. The associated data names the value's place and the key id, so a ciphertext moved
+to another place, or relabelled with another key id, fails to open. A record's place is
+(cell, collection, key); a value the framework keeps for a cell (an event waiting in its
+outbox, a stored result) starts with a purpose such as `#outbox`, which no cell name can
+be (cell names are identifiers), so it never opens as a record, nor a record as it.
 
 The keyring is JSON, `{"active": "<id>", "keys": {"<id>": "<hex>"}}`, read from the
 `<PREFIX>DATA_KEYRING` environment variable or from `<keys_dir>/data.keyring`; in dev a
 missing keyring file is created. `<cli> keys rotate-data` adds a new active key,
-re-encrypts every record under it and then retires the old ones.
+re-encrypts every sealed value under it (records, outbox events, stored results) and
+then retires the old ones.
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from .keyfiles import KEY_BYTES, provision, write_private
+from .keyfiles import KEY_BYTES, provision
+from .private import write_private
 from .settings import ENV_PREFIX, Settings
 
 KEYRING_ENV = f"{ENV_PREFIX}DATA_KEYRING"
@@ -43,10 +48,17 @@ def new_key_id() -> str:
     return f"k{secrets.token_hex(4)}"
 
 
+def place(*parts: str) -> bytes:
+    """The place of a sealed value, as its associated data takes it."""
+    return "\0".join(parts).encode()
+
+
 @dataclass(frozen=True)
 class Keyring:
     active: str
     keys: dict[str, bytes]
+    # One cipher per key, made once: building one costs about as much as sealing.
+    _ciphers: dict[str, AESGCM] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.active not in self.keys:
@@ -83,24 +95,31 @@ class Keyring:
     def only_active(self) -> Keyring:
         return Keyring(active=self.active, keys={self.active: self.keys[self.active]})
 
+    def _cipher(self, key_id: str) -> AESGCM:
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            cipher = self._ciphers[key_id] = AESGCM(self.keys[key_id])
+        return cipher
+
     def seal(self, plaintext: bytes, label: bytes) -> Sealed:
         nonce = os.urandom(NONCE_BYTES)
-        cipher = AESGCM(self.keys[self.active])
+        cipher = self._cipher(self.active)
         return Sealed(
             self.active, nonce, cipher.encrypt(nonce, plaintext, _aad(label, self.active))
         )
 
     def open(self, sealed: Sealed, label: bytes) -> bytes:
-        key = self.keys.get(sealed.key_id)
-        where = label.decode("utf-8", "replace").replace("\0", "/")
-        if key is None:
+        if sealed.key_id not in self.keys:
+            where = label.decode("utf-8", "replace").replace("\0", "/")
             raise DataKeyError(
                 f"record {where} was sealed with data key {sealed.key_id!r}, "
                 "which is not in the keyring"
             )
+        cipher = self._cipher(sealed.key_id)
         try:
-            return AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext, _aad(label, sealed.key_id))
+            return cipher.decrypt(sealed.nonce, sealed.ciphertext, _aad(label, sealed.key_id))
         except InvalidTag:
+            where = label.decode("utf-8", "replace").replace("\0", "/")
             raise DataKeyError(
                 f"record {where} does not open with data key {sealed.key_id!r}: "
                 "the key is wrong or the record was altered"

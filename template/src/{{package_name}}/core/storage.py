@@ -3,6 +3,9 @@
 Each cell owns its own database file (`<data_dir>/<cell>.sqlite3`), so no cell can
 join across another cell's tables, and a cell moved to its own process later takes its
 data with it. With no data directory (tests), each cell gets a private in-memory database.
+The data directory is its owner's only (0700) and each database file 0600, created so
+before SQLite opens it (`core/private.py`), which gives its WAL and shared-memory files
+the same mode.
 
 `Records` is where a cell keeps values that must be encrypted at rest: `put`/`get` bytes
 by (collection, key), sealed with AES-GCM (`core/sealing.py`). Keep searchable, non-secret
@@ -12,9 +15,12 @@ columns (ids, timestamps) in the cell's own tables and the payload in `Records`.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from .sealing import Keyring, Sealed
+from .private import private_database
+from .sealing import Keyring, Sealed, place
 
 Resealed = tuple[str, bytes, bytes, str, str]  # key id, nonce, ciphertext, collection, key
 
@@ -36,11 +42,7 @@ def database_path(data_dir: Path, cell: str) -> Path:
 
 def open_cell_database(data_dir: Path | None, cell: str) -> sqlite3.Connection:
     """Open (creating if needed) the database that belongs to `cell`."""
-    if data_dir is None:
-        target = ":memory:"
-    else:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        target = str(database_path(data_dir, cell))
+    target = ":memory:" if data_dir is None else private_database(database_path(data_dir, cell))
     # The event loop's thread and uvicorn's worker threads may both use the connection;
     # SQLite serialises access itself in its default threading mode.
     connection = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
@@ -53,6 +55,23 @@ def open_cell_database(data_dir: Path | None, cell: str) -> sqlite3.Connection:
     return connection
 
 
+@contextmanager
+def transaction(database: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction (the write lock taken at once), rolled back on any error."""
+    database.execute("BEGIN IMMEDIATE")
+    try:
+        yield database
+    except BaseException:
+        database.execute("ROLLBACK")
+        raise
+    database.execute("COMMIT")
+
+
+def has_table(database: sqlite3.Connection, name: str) -> bool:
+    row = database.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,))
+    return row.fetchone() is not None
+
+
 class Records:
     """A cell's encrypted values, keyed by (collection, key)."""
 
@@ -60,7 +79,7 @@ class Records:
         self.database, self.cell, self.keyring = database, cell, keyring
 
     def _label(self, collection: str, key: str) -> bytes:
-        return "\0".join((self.cell, collection, key)).encode()
+        return place(self.cell, collection, key)
 
     def put(self, collection: str, key: str, value: bytes) -> None:
         sealed = self.keyring.seal(value, self._label(collection, key))
@@ -105,16 +124,11 @@ class Records:
         return resealed
 
     def write_resealed(self, resealed: list[Resealed], new: Keyring) -> None:
-        """Replace the records with `resealed`, in one transaction."""
-        self.database.execute("BEGIN IMMEDIATE")
-        try:
-            self.database.executemany(
-                "UPDATE sealed_records SET key_id = ?, nonce = ?, ciphertext = ? "
-                "WHERE collection = ? AND key = ?",
-                resealed,
-            )
-        except BaseException:
-            self.database.execute("ROLLBACK")
-            raise
-        self.database.execute("COMMIT")
+        """Replace the records with `resealed`, inside the caller's transaction (so that
+        the cell's other sealed values can change in the same one)."""
+        self.database.executemany(
+            "UPDATE sealed_records SET key_id = ?, nonce = ?, ciphertext = ? "
+            "WHERE collection = ? AND key = ?",
+            resealed,
+        )
         self.keyring = new

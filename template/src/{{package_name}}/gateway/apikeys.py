@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..core.private import private_database
+
 PREFIX = "ck_"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS api_keys (
@@ -43,11 +45,8 @@ def _hash(secret: str) -> str:
 
 class ApiKeys:
     def __init__(self, keys_dir: Path | None) -> None:
-        if keys_dir is None:
-            target = ":memory:"
-        else:
-            keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            target = str(keys_dir / "api-keys.sqlite3")
+        # In a folder of mode 0700, a file of mode 0600 (core/private.py).
+        target = ":memory:" if keys_dir is None else private_database(keys_dir / "api-keys.sqlite3")
         self.database = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
         self.database.execute("PRAGMA busy_timeout = 5000")
         self.database.execute(SCHEMA)

@@ -16,6 +16,7 @@ runs, a sampler records the metrics series the triggers judge (`ops/metrics/`).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import tempfile
 import time
@@ -36,8 +37,10 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ..core.bootstrap import Runtime
 from ..core.bus import Rejected
+from ..core.codec import BodyError
 from ..core.keyfiles import load_key
 from ..core.messages import kind_of
+from ..core.outbox import DELIVERY_ID
 from ..core.settings import Settings
 from ..core.transport import TransportError, TransportTimeout
 from ..llm.ledger import Ledger
@@ -49,30 +52,36 @@ from .audit import AuditLog
 from .authn import Authenticator
 from .correlation import CorrelationIdMiddleware
 from .guard import Endpoint, Guard
+from .idempotency import HEADER as IDEMPOTENCY_KEY
+from .idempotency import (
+    Answer,
+    IdempotencyStore,
+    MalformedKeyError,
+    Refusal,
+    fingerprint_of,
+    key_from,
+)
 from .limits import BodyLimit, InFlightLimit, SecurityHeaders, Timeout
 from .metrics import GatewayMetrics
 from .openapi import openapi_document
 from .policy import Policy
-from .problems import http_problem, last_resort, problem
+from .problems import MEDIA_TYPE, PROBLEM_FIELDS, http_problem, last_resort, problem
 from .ratelimit import RateLimits
 from .routes import GatewayRoute, route_table
 
 log = logging.getLogger(__name__)
 
 
-def message_endpoint(runtime: Runtime, guard: Guard, route: GatewayRoute) -> Endpoint:
-    """An endpoint that guards, parses the body into the route's message, and sends it."""
+def message_endpoint(
+    runtime: Runtime, guard: Guard, route: GatewayRoute, keys: IdempotencyStore
+) -> Endpoint:
+    """An endpoint that guards, parses the body into the route's message, and sends it;
+    a command sent with an `Idempotency-Key` runs once per key (`gateway.idempotency`)."""
     message_type = route.message_type
-    dispatch: Callable[[Any], Awaitable[Any]] = (
-        runtime.bus.ask if kind_of(message_type) == "query" else runtime.bus.send
-    )
+    is_query = kind_of(message_type) == "query"
+    dispatch: Callable[[Any], Awaitable[Any]] = runtime.bus.ask if is_query else runtime.bus.send
 
-    async def answer(request: Request) -> Response:
-        try:
-            message = runtime.codec.parse(message_type, await request.body())
-        except ValidationError as error:
-            errors = error.errors(include_url=False, include_context=False, include_input=False)
-            return problem(request, 422, "The request body does not match.", errors=errors)
+    async def run(request: Request, message: Any) -> Response:
         try:
             result = await dispatch(message)
         except Rejected as refusal:
@@ -88,8 +97,55 @@ def message_endpoint(runtime: Runtime, guard: Guard, route: GatewayRoute) -> End
             return unavailable
         return JSONResponse(runtime.codec.to_jsonable(result))
 
+    async def answer(request: Request) -> Response:
+        try:  # queries change nothing: a key on one is ignored
+            key = None if is_query else key_from(request.headers.getlist(IDEMPOTENCY_KEY))
+        except MalformedKeyError as error:
+            return problem(request, 400, str(error))
+        try:
+            message = runtime.codec.parse(message_type, await request.body())
+        except ValidationError as error:
+            errors = error.errors(include_url=False, include_context=False, include_input=False)
+            return problem(request, 422, "The request body does not match.", errors=errors)
+        except BodyError as error:  # JSON only by a lenient reading (a repeated key, NaN)
+            return problem(request, 422, "The request body does not match.", errors=error.errors)
+        if key is None:
+            return await run(request, message)
+        return await run_once(request, message, key)
+
+    async def run_once(request: Request, message: Any, key: str) -> Response:
+        principal = request.state.principal.id
+        fingerprint = fingerprint_of(runtime.codec.encode(message))
+        begun = keys.begin(principal, route.path, key, fingerprint)
+        if isinstance(begun, Refusal):
+            return problem(request, begun.status, begun.detail)
+        if isinstance(begun, Answer):
+            return replayed(request, begun)
+        answered = False
+        delivery = DELIVERY_ID.set(begun.delivery_id)  # the cell dedupes a retry by it
+        try:
+            response = await run(request, message)
+            if response.status_code < 500:  # it ran to an answer; else it may run again
+                media_type = response.media_type or ""
+                keys.finish(begun, Answer(response.status_code, bytes(response.body), media_type))
+                answered = True
+            return response
+        finally:
+            DELIVERY_ID.reset(delivery)
+            if not answered:  # 503, 504, an error, a cancelled request
+                keys.release(begun)
+
     capability = route.capability or ""
     return guard.protect(capability, message_type.__name__, answer, route.strict_limit)
+
+
+def replayed(request: Request, answer: Answer) -> Response:
+    """A stored answer again; a problem document gets this request's correlation id."""
+    if answer.media_type != MEDIA_TYPE:
+        return Response(answer.body, answer.status, media_type=answer.media_type)
+    stored = json.loads(answer.body)
+    extra = {name: value for name, value in stored.items() if name not in PROBLEM_FIELDS}
+    return problem(request, answer.status, stored.get("detail"), **extra)
 
 
 def metrics_endpoint(guard: Guard, gauges: GatewayMetrics) -> Endpoint:
@@ -191,8 +247,15 @@ def create_app(runtime: Runtime, policy: Policy | None = None) -> Starlette:
         Route("/openapi.json", schema, methods=["GET"], include_in_schema=False),
         Route("/metrics", metrics_endpoint(guard, gauges), methods=["GET"]),
     ]
+    # A request runs at most request_timeout_seconds (the Timeout middleware): a key still
+    # marked running after that was left by a crash, and may run again.
+    lease = settings.request_timeout_seconds + 1.0
+    keys_seen = IdempotencyStore(
+        settings.data_dir, runtime.keyring, settings.idempotency_ttl_seconds, lease
+    )
     for route in table:
-        endpoint = observed(message_endpoint(runtime, guard, route), gauges.route(route.path))
+        endpoint = message_endpoint(runtime, guard, route, keys_seen)
+        endpoint = observed(endpoint, gauges.route(route.path))
         routes.append(Route(route.path, endpoint, methods=["POST"]))
 
     @asynccontextmanager
@@ -208,6 +271,7 @@ def create_app(runtime: Runtime, policy: Policy | None = None) -> Starlette:
             await runtime.stop()
             audit.close()
             keys.close()
+            keys_seen.close()
             usage.close()
             runtime.close()
 

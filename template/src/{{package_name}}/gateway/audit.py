@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from ..core.private import private_folder
+
 FsyncPolicy = Literal["always", "batch", "off"]
 GENESIS = "0" * 64
 
@@ -64,7 +66,7 @@ class AuditLog:
             raise ValueError("the fsync window must be more than 0 and at most 50 ms")
         self.path, self._key, self._policy = path, key, fsync
         self._window, self._every = window, checkpoint_every
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent)  # the log and its checkpoints are created 0600
         self.count, self.head = _tail(path)
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
         self._fd = os.open(path, flags, 0o600)

@@ -37,6 +37,13 @@ class AuthenticationFailed(Exception):  # noqa: N818 - an outcome, not a bug
         self.reason = reason
 
 
+class NoCredential(AuthenticationFailed):
+    """No credential at all: nothing was guessed, so nothing to throttle (401 always)."""
+
+    def __init__(self) -> None:
+        super().__init__("no credential")
+
+
 def jwt_verification_key(settings: Settings) -> str | None:
     if settings.jwt_key is not None:
         return settings.jwt_key.get_secret_value()
@@ -54,8 +61,8 @@ class Authenticator:
 
     def authenticate(self, authorization: str) -> Principal:
         scheme, _, credential = authorization.partition(" ")
-        if not authorization:
-            raise AuthenticationFailed("no credential")
+        if not authorization.strip():
+            raise NoCredential
         if scheme.lower() != "bearer" or not credential:
             raise AuthenticationFailed("not a bearer credential")
         if credential.startswith(PREFIX):
@@ -80,6 +87,10 @@ class Authenticator:
             )
         except jwt.InvalidTokenError as error:
             raise AuthenticationFailed(f"invalid JWT: {type(error).__name__}") from None
+        except Exception as error:  # the token is hostile input
+            # pyjwt turns what it expects into InvalidTokenError; whatever else a header or
+            # claims set could make it raise is still a refused credential, never a 500.
+            raise AuthenticationFailed(f"unreadable JWT: {type(error).__name__}") from None
         role = claims.get("role")
         if not isinstance(role, str):
             raise AuthenticationFailed("the JWT has no role claim")

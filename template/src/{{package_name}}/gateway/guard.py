@@ -1,7 +1,10 @@
 """The checks every guarded request passes, in order, and the audit entry it leaves.
 
 1. authenticate (401, with `WWW-Authenticate: Bearer`);
-2. rate-limit per principal, or per client address when authentication failed (429);
+2. rate-limit per principal, or per client address when a presented credential was
+   refused (429), which slows down guessing; a request with no credential at all guesses
+   nothing, so it always gets its 401 and its `WWW-Authenticate` (RFC 9110 says a 401
+   tells the client how to authenticate; a 429 there would leave it nothing to try);
 3. authorise: does the principal's role grant the route's capability? (403).
 
 Whatever happens next, `protect` writes one entry before the response leaves: who
@@ -23,7 +26,7 @@ from starlette.responses import Response
 
 from ..ops.metrics import ConcurrentUsers
 from .audit import AuditLog
-from .authn import ANONYMOUS, AuthenticationFailed, Authenticator, Principal
+from .authn import ANONYMOUS, AuthenticationFailed, Authenticator, NoCredential, Principal
 from .policy import Policy
 from .problems import problem
 from .ratelimit import RateLimits
@@ -61,9 +64,10 @@ class Guard:
             principal = self.authenticator.authenticate(request.headers.get("authorization", ""))
         except AuthenticationFailed as failure:
             decision.fields.update(outcome="unauthenticated", reason=failure.reason)
-            wait = self.limits.retry_after(f"client:{decision.client}", strict=True)
-            if wait is not None:
-                return self._too_many(request, decision, wait)
+            if not isinstance(failure, NoCredential):
+                wait = self.limits.retry_after(f"client:{decision.client}", strict=True)
+                if wait is not None:
+                    return self._too_many(request, decision, wait)
             refusal = problem(request, 401, "A valid credential is required.")
             refusal.headers["www-authenticate"] = "Bearer"
             return refusal
@@ -96,6 +100,8 @@ class Guard:
             status, present = 500, None
             try:
                 refusal = self.admit(request, decision, strict)
+                # Who is calling, for what the answer depends on (idempotency keys).
+                request.scope.setdefault("state", {})["principal"] = decision.principal
                 if self.users is not None and decision.principal is not None:
                     present = decision.principal.id
                     self.users.enter(present)

@@ -1,7 +1,11 @@
 """Request limits at the gateway, as plain ASGI middleware (OWASP API4: resource use).
 
 - `BodyLimit`: 413 when a body is larger than allowed, whether announced by
-  Content-Length or streamed in chunks (counted as it arrives, never buffered past it).
+  Content-Length or streamed in chunks (counted as it arrives, never buffered past it);
+  408 with `Connection: close` when it stalls (no bytes for `stall_seconds` while the
+  app waits for them), so a sender that stops frees its connection and in-flight slot;
+  one that trickles is bounded by `Timeout`. (Headers that never finish are the
+  server's to cut off: `gateway.server`.)
 - `InFlightLimit`: 503 with Retry-After when too many requests are being served at once.
 - `Timeout`: 504 when a request takes longer than allowed.
 - `SecurityHeaders`: nosniff, no framing, no referrer, no caching; HSTS when TLS is on.
@@ -35,16 +39,22 @@ class BodyTooLarge(Exception):  # noqa: N818 - a signal, caught below
     pass
 
 
+class BodyStalled(Exception):  # noqa: N818 - a signal, caught below
+    pass
+
+
 async def _refuse(scope: Scope, receive: Receive, send: Send, status: int, detail: str) -> None:
     response = problem(Request(scope), status, detail)
     if status == 503:
         response.headers["retry-after"] = "1"
+    if status == 408:  # the rest of the body may never come: end the connection
+        response.headers["connection"] = "close"
     await response(scope, receive, send)
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(self, app: ASGIApp, max_bytes: int, stall_seconds: float | None = None) -> None:
+        self.app, self.max_bytes, self.stall_seconds = app, max_bytes, stall_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,12 +64,20 @@ class BodyLimit:
         if announced.isdigit() and int(announced) > self.max_bytes:
             await _refuse(scope, receive, send, 413, f"The body exceeds {self.max_bytes} bytes.")
             return
-        received = 0
+        received, complete = 0, False
         watch = ResponseWatch(send)
 
         async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, complete
+            if complete or self.stall_seconds is None:
+                message = await receive()  # after the body: waiting for a disconnect
+            else:
+                try:
+                    async with asyncio.timeout(self.stall_seconds):
+                        message = await receive()
+                except TimeoutError:
+                    raise BodyStalled from None
+            complete = not message.get("more_body", False)
             received += len(message.get("body", b""))
             if received > self.max_bytes:
                 raise BodyTooLarge
@@ -71,6 +89,10 @@ class BodyLimit:
             if not watch.started:
                 detail = f"The body exceeds {self.max_bytes} bytes."
                 await _refuse(scope, receive, send, 413, detail)
+        except BodyStalled:
+            if not watch.started:
+                detail = f"The body stalled: no bytes for {self.stall_seconds:g} s."
+                await _refuse(scope, receive, send, 408, detail)
 
 
 class InFlightLimit:

@@ -13,7 +13,8 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from ..core.codec import Codec
-from ..core.messages import result_type
+from ..core.messages import kind_of, result_type
+from .idempotency import KEY_PATTERN
 from .routes import GatewayRoute
 
 PROBLEM = "application/problem+json"
@@ -33,10 +34,29 @@ REFUSALS = {
     401: "No valid credential.",
     403: "The credential does not grant the capability.",
     413: "The body is too large.",
-    422: "The body does not match the message, or the cell rejected it.",
+    422: "The body does not match the message, the cell rejected it, or (commands) the "
+    "Idempotency-Key was used with another body.",
     429: "Rate limit exceeded; see Retry-After.",
     503: "Too many requests in flight, or the cell's transport is down; see Retry-After.",
     504: "The request took too long (or the cell's worker did not answer in time).",
+}
+# Only commands take an Idempotency-Key (gateway/idempotency.py), so only they answer these.
+KEYED_REFUSALS = {
+    400: "The Idempotency-Key is malformed (one key, 1-255 visible ASCII characters).",
+    409: "A request with this Idempotency-Key is still running; retry later.",
+}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Run this command once per key: a retry with the same key and body gets the first "
+        "answer again (same status and body); the same key with another body gets 422, and "
+        "while the first request still runs, 409. Keys are per credential and route, and "
+        "expire (idempotency_ttl_seconds). A UUID, quoted as the IETF draft "
+        "(draft-ietf-httpapi-idempotency-key-header) shows, is a good key."
+    ),
+    "schema": {"type": "string", "pattern": KEY_PATTERN, "minLength": 1, "maxLength": 255},
 }
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "string"}, "required": True}}
 WWW_AUTHENTICATE = {"WWW-Authenticate": {"schema": {"type": "string"}, "required": True}}
@@ -44,7 +64,7 @@ WWW_AUTHENTICATE = {"WWW-Authenticate": {"schema": {"type": "string"}, "required
 
 def _problem(status: int) -> dict[str, Any]:
     answer: dict[str, Any] = {
-        "description": REFUSALS[status],
+        "description": REFUSALS.get(status) or KEYED_REFUSALS[status],
         "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
     if status in (429, 503):
@@ -93,6 +113,8 @@ def openapi_document(codec: Codec, routes: list[GatewayRoute]) -> dict[str, Any]
     }
     for route in routes:
         answer = refs[((route.path, "out"), "serialization")]
+        command = kind_of(route.message_type) == "command"
+        statuses = sorted([*REFUSALS, *(KEYED_REFUSALS if command else ())])
         paths[route.path] = {
             "post": {
                 "operationId": route.path.strip("/").replace("/", "_").replace("-", "_"),
@@ -104,10 +126,12 @@ def openapi_document(codec: Codec, routes: list[GatewayRoute]) -> dict[str, Any]
                 },
                 "responses": {
                     "200": {"description": "The handler's result.", "content": _json(answer)},
-                    **{str(status): _problem(status) for status in REFUSALS},
+                    **{str(status): _problem(status) for status in statuses},
                 },
             }
         }
+        if command:
+            paths[route.path]["post"]["parameters"] = [IDEMPOTENCY_KEY]
     schemas = {**definitions.get("$defs", {}), "Problem": PROBLEM_SCHEMA}
     return {
         "openapi": "3.1.0",

@@ -19,6 +19,8 @@ from starlette.responses import JSONResponse, Response
 log = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
+# The members `problem` writes itself; any other member is the caller's (`errors`, ...).
+PROBLEM_FIELDS = frozenset({"type", "title", "status", "detail", "correlation_id"})
 
 
 class ProblemResponse(JSONResponse):

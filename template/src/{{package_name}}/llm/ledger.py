@@ -11,7 +11,8 @@ so it is *kept* at its worst case, as outcome `unknown`. Refused calls are recor
 so the metrics can count them.
 
 Days are UTC days. The file is `<data_dir>/llm-usage.sqlite3` (`Settings.llm_ledger_path`);
-without a data directory (tests) the ledger lives in memory. A reservation left by a
+without a data directory (tests) the ledger lives in memory. The file and its WAL are
+mode 0600 (they show who calls which model, when). A reservation left by a
 process that died mid-call keeps counting until its day ends: the safe side.
 """
 
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..core.private import private_database
 from .budget import BudgetExceeded, Budgets, Estimate, check
 from .pins import Pin
 
@@ -72,11 +74,7 @@ class Usage:
 
 class Ledger:
     def __init__(self, path: Path | None = None, clock: Clock = utc_now) -> None:
-        if path is None:
-            target = ":memory:"
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            target = str(path)
+        target = ":memory:" if path is None else private_database(path)  # 0600, WAL too
         self.clock = clock
         # One connection, used from any thread under `_lock`; other processes sharing the
         # file wait for SQLite's write lock (busy_timeout) rather than fail.

@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.private import PRIVATE_FILE, private_folder, tighten
+
 BLOCK = 64 * 1024
 
 
@@ -111,9 +113,10 @@ def encode(sample: Sample) -> bytes:
 
 def append(path: Path, sample: Sample) -> None:
     """Add one sample to the series at `path` (created with its folder if missing)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent)
     line = encode(sample)
-    descriptor = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+    descriptor = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
+    tighten(path, PRIVATE_FILE)  # a file an older version made looser
     try:
         size = os.fstat(descriptor).st_size
         if size:

@@ -2,7 +2,8 @@
 
 - `bwrap`: every namespace unshared (user, pid, net, ipc, uts, cgroup, mount), no nested
   user namespaces, a new session, dies with its parent; a clean environment; read-only
-  system directories; a size-limited tmpfs as the per-task workspace; an unprivileged uid.
+  system directories; a size-limited tmpfs as the per-task workspace; an unprivileged uid;
+  a seccomp filter (`seccomp.py`), read by bwrap from a descriptor the runner passes.
 - `unshare`: new user, pid, net, ipc and uts namespaces (no network, no view of other
   processes), plus rlimits; the host's files stay visible as to any unprivileged user.
 - `rlimits`: rlimits and an unprivileged uid only, for developer laptops.
@@ -40,6 +41,7 @@ class Placement:
     workspace: Path | None
     network: bool = False
     gated: bool = False  # wait for a line on stdin before starting the sandbox proper
+    seccomp_fd: int | None = None  # the seccomp program, inherited by bwrap (bwrap only)
 
 
 def drop_privileges(uid: int | None) -> list[str]:
@@ -89,6 +91,7 @@ def _processes_of(uid: int) -> int:
 
 class Backend(Protocol):
     name: str
+    seccomp: bool  # installs the seccomp filter: the runner passes it `Placement.seccomp_fd`
 
     def available(self) -> bool: ...
 
@@ -97,6 +100,7 @@ class Backend(Protocol):
 
 class Bwrap:
     name = "bwrap"
+    seccomp = True
 
     def available(self) -> bool:
         return all(shutil.which(tool) for tool in ("bwrap", "prlimit", "setpriv"))
@@ -148,12 +152,15 @@ class Bwrap:
             command += ["--share-net"]
             for path in NETWORK_FILES:
                 command += ["--ro-bind-try", path, path]
+        if placement.seccomp_fd is not None:
+            command += ["--seccomp", str(placement.seccomp_fd)]
         # Everything but the workspace and /tmp is read-only, the root included.
         return [*command, "--remount-ro", "/", "--chdir", WORKSPACE, *argv]
 
 
 class Unshare:
     name = "unshare"
+    seccomp = False
 
     def available(self) -> bool:
         return all(shutil.which(tool) for tool in ("unshare", "prlimit", "setpriv"))
@@ -180,6 +187,7 @@ class Unshare:
 
 class Rlimits:
     name = "rlimits"
+    seccomp = False
 
     def available(self) -> bool:
         return shutil.which("prlimit") is not None

@@ -3,8 +3,14 @@
 Each runs its work in a fresh sandbox, off the event loop, and answers a
 `SandboxResult`. `code.run` takes a pre-started worker from the warm pool when there is
 one. `files.*` work in `<data_dir>/workspaces/<cell>/<owner hash>/`, bind-mounted as the
-task's workspace, with the workspace size checked before a write. `web.fetch` checks
-scheme and allowlist here, then again (with the addresses) inside the sandbox.
+task's workspace, with the workspace size checked before a write. `web.fetch` screens
+the URL here (`fetcher.screen`: scheme, authority, literal addresses, allowlist), then
+the fetch program checks it again, with the addresses it resolves, inside the sandbox.
+
+A fetch result is derived from what the fetch program reports (one typed JSON line)
+*and* how it ended: `ok` only when both say so. Anything else (a crash, a limit, a
+line missing or not matching the exit code) is an `error`, a `timeout` or a `killed`,
+with a `kind` in `details` and a one-line reason, and never the program's stderr.
 """
 
 from __future__ import annotations
@@ -18,10 +24,10 @@ import stat
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from ..core.bus import Bus
 from ..core.periphery import FetchUrl, ReadFile, RunCode, SandboxResult, WriteFile
+from . import fetcher
 from .limits import MIB
 from .pool import WarmPool
 from .runner import Sandbox
@@ -53,11 +59,77 @@ def usage(path: Path) -> int:
     return sum(item.stat().st_size for item in path.rglob("*") if item.is_file())
 
 
-def _denied_or(result: SandboxResult) -> SandboxResult:
-    if result.status == "ok" and result.exit_code == DENIED:
-        reason = json.loads(result.stdout.splitlines()[0])["denied"]
+FETCH_SHARE_OF_WALL = 0.75
+MAX_REDIRECTS = 5
+HEAD_BYTES = 4096  # room for the outcome line, above the body's limit
+
+
+def fetch_result(raw: SandboxResult, max_bytes: int) -> SandboxResult:
+    """The caller's result from what the fetch program did: `ok` only when the program
+    ran to its end, exited 0 and reported `ok`; never its stderr or a traceback."""
+    line, _, body = raw.stdout.partition(b"\n")
+    head = _head(line)
+    kind, reason = head.get("kind", ""), head.get("reason", "")
+    code = fetcher.EXIT.get(head.get("outcome", ""))
+    status: str
+    if raw.status in ("denied", "error"):  # the sandbox did not start it
+        status, kind, reason = raw.status, "sandbox", raw.reason or ""
+    elif raw.status != "ok":  # a limit of the sandbox stopped the program first
+        kind = "timeout" if raw.status == "timeout" else raw.limit or "killed"
+        reason = f"the fetch stopped at the sandbox's {raw.limit or raw.status} limit"
+        status = raw.status
+    elif code is None or code != raw.exit_code:
+        kind, status = "internal", "error"
+        reason = f"the fetch program ended without an outcome (exit code {raw.exit_code})"
+    else:
+        status = head["outcome"]
+    if kind == "timeout":  # the program's deadline or the sandbox's: one status for both
+        status = "timeout"
+    details = {"kind": kind} if status != "ok" else {}
+    has_body = (status == "ok" or kind == "too_large") and "status" in head
+    if has_body:  # the response's HTTP status and the URL it came from, after redirects
+        details.update(status=head["status"], url=head.get("url", ""))
+    return SandboxResult(
+        status,  # type: ignore[arg-type]
+        raw.backend,
+        exit_code=raw.exit_code,
+        stdout=body[:max_bytes] if has_body else b"",
+        truncated=kind == "too_large",
+        limit=raw.limit,
+        reason=reason or None,
+        seconds=raw.seconds,
+        details=details,
+    )
+
+
+def _head(line: bytes) -> dict[str, str]:
+    try:
+        head = json.loads(line)
+    except ValueError:
+        return {}
+    if not isinstance(head, dict):
+        return {}
+    return {str(k): str(v) for k, v in head.items()}
+
+
+def _file_result(result: SandboxResult) -> SandboxResult:
+    """The same rule for the files program: `ok` only for exit 0; a failure is an
+    `error` named by its exception (FileNotFoundError, ...), never its traceback."""
+    if result.status != "ok" or result.exit_code == 0:
+        return replace(result, stderr=b"")
+    if result.exit_code == DENIED:
+        reason = _head(result.stdout.partition(b"\n")[0]).get("denied", "refused")
         return SandboxResult("denied", result.backend, reason=reason, seconds=result.seconds)
-    return result
+    last = result.stderr.decode(errors="replace").strip().rpartition("\n")[2]
+    error = last.partition(":")[0] if last.partition(":")[0].isidentifier() else "unknown"
+    return SandboxResult(
+        "error",
+        result.backend,
+        exit_code=result.exit_code,
+        reason=f"the file operation failed ({error})",
+        seconds=result.seconds,
+        details={"kind": error},
+    )
 
 
 class Peripheries:
@@ -87,7 +159,7 @@ class Peripheries:
         workspace = workspace_of(self.root, cell or "unknown", owner)
         stdin = json.dumps(request).encode()
         result = await asyncio.to_thread(self.sandbox.run_python, FILEOPS, stdin, None, workspace)
-        return _denied_or(result)
+        return _file_result(result)
 
     async def read_file(self, query: ReadFile) -> SandboxResult:
         return await self._file(query.cell, query.owner, {"op": "read", "path": query.path})
@@ -104,39 +176,32 @@ class Peripheries:
         return await self._file(command.cell, command.owner, request)
 
     async def fetch_url(self, command: FetchUrl) -> SandboxResult:
-        parts = urlsplit(command.url)
         policy = self.sandbox.policy
-        if parts.scheme not in ("http", "https"):
-            return SandboxResult("denied", self.sandbox.backend_name, reason="not http(s)")
         limits = policy.limits
         request = {
             "url": command.url,
             "allow": list(policy.egress),
             "loopback_for_tests": list(self.loopback_for_tests),
             "max_bytes": limits.output_bytes,
-            "timeout": limits.wall_seconds,
-            "max_redirects": 5,
+            # The program's own deadline comes first, so that it can say what timed out.
+            "timeout": limits.wall_seconds * FETCH_SHARE_OF_WALL,
+            "max_redirects": MAX_REDIRECTS,
         }
-        stdin = json.dumps(request).encode()
+        try:
+            fetcher.screen(command.url, request)
+        except fetcher.DeniedError as refused:
+            return SandboxResult(
+                "denied",
+                self.sandbox.backend_name,
+                reason=refused.reason,
+                details={"kind": refused.kind},
+            )
         result = await asyncio.to_thread(
             self.sandbox.run_python,
             FETCHER,
-            stdin,
-            replace(limits, output_bytes=limits.output_bytes + 4096),
+            json.dumps(request).encode(),
+            replace(limits, output_bytes=limits.output_bytes + HEAD_BYTES),
             None,
             True,
         )
-        result = _denied_or(result)
-        if result.status != "ok" or result.exit_code != 0:
-            return result
-        head, _, body = result.stdout.partition(b"\n")
-        details = json.loads(head)
-        return SandboxResult(
-            "ok",
-            result.backend,
-            exit_code=0,
-            stdout=body,
-            truncated=details.pop("truncated") == "true",
-            seconds=result.seconds,
-            details=details,
-        )
+        return fetch_result(result, limits.output_bytes)

@@ -1,10 +1,10 @@
 """A warm pool of pre-started sandboxes for `code.run`: start-up cost paid ahead.
 
-Each worker is a sandbox (same backend, limits and cgroup as a cold task) whose Python
-has already started and waits for one request on stdin: a line with two lengths, then
-the source and the task's stdin. It runs that one task and exits; a background thread starts its
-replacement. A worker is never reused, so nothing a task leaves behind (files, modules,
-processes) can reach the next one.
+Each worker is a sandbox (same backend, limits, cgroup and seccomp filter as a cold
+task: `Sandbox.start` starts it) whose Python has already started and waits for one
+request on stdin: a line with two lengths, then the source and the task's stdin. It runs
+that one task and exits; a background thread starts its replacement. A worker is never
+reused, so nothing a task leaves behind (files, modules, processes) can reach the next.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ processes, and a list of every process it started). It feeds stdin, reads at mos
 whole tree at the wall time or at the end, and then (in the janitor thread, off the
 caller's path; `settle()` waits for it) empties and removes the cgroup and reaps what
 is left: no zombies, no orphans. The backend in force is named in every result, never
-silently weaker.
+silently weaker, and so is the seccomp filter (`details["seccomp"]`): a bwrap task gets
+a descriptor of its own on the filter program (`seccomp.py`), which bwrap installs.
 
 Joining a cgroup costs about 10 ms on cgroup v1 after an idle spell (the kernel waits
 for an RCU grace period), more than bwrap itself. So cold Python tasks take a *slot*
@@ -39,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..core.periphery import SandboxResult
-from . import cgroups
+from . import cgroups, seccomp
 from .backends import BACKENDS, ENVIRONMENT, PYTHON, Backend, Placement
 from .limits import MIB, Limits, Policy
 
@@ -73,6 +74,7 @@ def choose(level: str, backends: Sequence[Backend] = BACKENDS) -> Backend | None
     return None
 
 
+SECCOMP_PROBE = "print(open('/proc/self/status').read().split('Seccomp:')[1].split()[0])"
 PR_SET_CHILD_SUBREAPER = 36
 HELPERS = {"bwrap", "unshare"}  # the processes a sandbox backend forks of its own
 
@@ -196,7 +198,21 @@ class Sandbox:
             if self.cgroups
             else "no (memory and process limits hold per process only)",
             "runs as": "an unprivileged uid per task" if os.geteuid() == 0 else "this user",
+            "seccomp": self._seccomp_in_force(),
         }
+
+    def _seccomp_in_force(self) -> str:
+        """The filter as a task sees it: the kernel's own word (`Seccomp: 2` in
+        /proc/self/status, a filter in force), not what the backend was asked for."""
+        if self.backend is None or not self.backend.seccomp:
+            return f"none (the {self.backend_name} backend installs no filter)"
+        if seccomp.program() is None:
+            return seccomp.summary()
+        probe = self.run_python(SECCOMP_PROBE)
+        mode = probe.stdout.decode(errors="replace").strip()
+        if probe.status != "ok" or mode != "2":
+            return f"NOT IN FORCE (a task saw seccomp mode {mode or probe.status!r})"
+        return seccomp.summary()
 
     def run_python(
         self,
@@ -248,15 +264,19 @@ class Sandbox:
             workspace = scratch = Path(tempfile.mkdtemp(prefix="sandbox-"))
         if workspace is not None and uid is not None:
             os.chown(workspace, uid, uid)
-        placement = Placement(uid, workspace, network, gated)
+        try:  # bwrap reads the filter from a descriptor of its own (see seccomp.py)
+            program = seccomp.open_program() if self.backend.seccomp else None
+        except OSError as error:  # fail closed: never run bwrap unfiltered by accident
+            return SandboxResult("error", self.backend.name, reason=f"no seccomp filter: {error}")
+        placement = Placement(uid, workspace, network, gated, program)
         command = self.backend.wrap(argv, limits, placement)
         group = None
-        if self.cgroups:
-            group = cgroups.TaskGroup(limits.memory_mb * MIB, limits.processes)
-            # The task joins its cgroup before the first exec of the chain.
-            joins = " && ".join(f"echo $$ > {shlex.quote(f)}" for f in group.procs_files)
-            command = ["/bin/sh", "-c", f'{joins} && exec "$@"', "sandbox", *command]
         try:
+            if self.cgroups:
+                group = cgroups.TaskGroup(limits.memory_mb * MIB, limits.processes)
+                # The task joins its cgroup before the first exec of the chain.
+                joins = " && ".join(f"echo $$ > {shlex.quote(f)}" for f in group.procs_files)
+                command = ["/bin/sh", "-c", f'{joins} && exec "$@"', "sandbox", *command]
             with _spawning:
                 process = subprocess.Popen(
                     command,
@@ -266,13 +286,17 @@ class Sandbox:
                     env=dict(ENVIRONMENT),
                     cwd=workspace or "/",
                     start_new_session=True,
+                    pass_fds=() if program is None else (program,),
                 )
                 _started.add(process.pid)
         except OSError as error:
             if group is not None:
                 group.remove()
             return SandboxResult("error", self.backend.name, reason=f"cannot start: {error}")
-        return Task(self.backend.name, process, limits, group, scratch)
+        finally:
+            if program is not None:
+                os.close(program)
+        return Task(self.backend.name, process, limits, group, scratch, program is not None)
 
 
 @dataclass
@@ -284,6 +308,7 @@ class Task:
     limits: Limits
     group: cgroups.TaskGroup | None
     scratch: Path | None
+    filtered: bool = False  # started under the seccomp filter
 
     def finish(self, stdin: bytes) -> SandboxResult:
         """Feed stdin and collect output within the limits; the process tree is killed
@@ -295,7 +320,11 @@ class Task:
             code = self._stop()
         memory_hit = self.group.hit_memory_limit() if self.group is not None else False
         JANITOR.work.put(self._tidy)
-        return _result(self.backend, code, outcome, memory_hit, started, self.group is not None)
+        details = {
+            "cgroup": "yes" if self.group is not None else "no",
+            "seccomp": "filter" if self.filtered else "none",
+        }
+        return _result(self.backend, code, outcome, memory_hit, started, details)
 
     def discard(self) -> None:
         """Kill an unused task (a pool worker that was never given work)."""
@@ -390,7 +419,7 @@ def _result(
     outcome: Outcome,
     memory_hit: bool,
     started: float,
-    has_group: bool,
+    details: dict[str, str],
 ) -> SandboxResult:
     signalled = -code if code < 0 else code - 128 if code > 128 else 0
     status, limit = "ok", None
@@ -402,6 +431,8 @@ def _result(
         status, limit = "killed", "cpu"
     elif memory_hit or b"MemoryError" in outcome.stderr[-4096:]:
         status, limit = "killed", "memory"
+    elif signalled == signal.SIGSYS:  # the seccomp filter's kill action
+        status, limit = "killed", "seccomp"
     elif signalled in (signal.SIGKILL, signal.SIGXFSZ):
         status, limit = "killed", "signal"
     return SandboxResult(
@@ -413,5 +444,5 @@ def _result(
         truncated=outcome.overflowed,
         limit=limit,
         seconds=round(time.monotonic() - started, 4),
-        details={"cgroup": "yes" if has_group else "no"},
+        details=details,
     )

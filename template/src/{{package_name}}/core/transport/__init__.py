@@ -22,6 +22,25 @@ The contract, which `tests/cellforge/test_transport_contract.py` runs against al
 - `serve` hands each delivery to the handler and acknowledges it only after the handler
   returned (and its reply was sent), so a worker killed mid-message loses nothing: the
   delivery comes back after `redeliver_after` seconds. Handlers dedupe by `Delivery.id`.
+- Redelivery is bounded (`Retry`, from the blueprint's `delivery:` section). Every
+  hand-over of a delivery to a worker is an *attempt*, counted by the server where it
+  can: Redis's delivery counter of the pending entry (XREADGROUP starts it at 1, every
+  XCLAIM/XAUTOCLAIM adds one), JetStream's `num_delivered`; memory counts for itself.
+  A handler that raises (a passing failure: `core.remote` answers refusals and bugs, and
+  those are acknowledged) has its delivery tried again after `Retry.backoff(attempt)`.
+  The attempt that reaches `max_attempts` and fails, one whose handler raises
+  `Undeliverable` (it can never succeed as it is), or a hand-over beyond it (the
+  attempts before it ended with no outcome: a worker killed each time), moves the
+  delivery to the cell's *dead letters* instead: written there durably first, then
+  acknowledged in the inbox, exactly as received (id, body, reply channel, any other
+  metadata) with the cell, the attempts, when, and the error's type name (never its
+  text: an error message may quote the payload; the worker's log has the traceback
+  under the delivery's id). Redis: the stream `<namespace>.dead.<cell>`; NATS: the
+  subject `<namespace>.dead.<cell>` in the stream `<stream>_dead`; memory: a list.
+- `dead_letters`, `replay` and `drop` list them, put one back into the inbox as it was
+  received (its attempts start again; it goes through the same checks as any delivery)
+  or delete it (`replay` may be given a new body: the runbook re-seals an envelope that
+  went stale); `ops/runbooks/deadletters.py` runs them for an operator.
 - Every wait on the server has a timeout: a stalled server gives an error, not a hang.
 
 Wire format (also published as AsyncAPI by `core.asyncapi`): a delivery body is the
@@ -35,8 +54,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
 
 T = TypeVar("T")
@@ -54,6 +74,16 @@ class TransportError(RuntimeError):
     """The transport failed: unreachable, refused, or broken mid-way."""
 
 
+class Undeliverable(Exception):  # noqa: N818 - what the handler says of the delivery
+    """Raised by a handler: no attempt can succeed with this delivery as it is (its
+    envelope went stale while it was retried, say), so it goes to the dead letters now,
+    whatever attempts are left. `reason` is a short fixed word, kept as its error."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class TransportTimeout(TransportError, TimeoutError):  # noqa: N818 - a kind of TimeoutError
     """A remote wait ran out of time (the server or the worker stalled)."""
 
@@ -68,6 +98,75 @@ class Delivery:
 
 
 Handler = Callable[[Delivery], Awaitable[bytes | None]]
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How often a delivery whose handler keeps failing is tried, and the waits between:
+    `blueprint.yml`'s `delivery:` section; a key left out keeps its default."""
+
+    max_attempts: int = 8
+    backoff_initial: float = 1.0  # seconds after the first failure, doubling each time
+    backoff_max: float = 60.0
+
+    def backoff(self, attempt: int) -> float:
+        """The wait after failed attempt `attempt` (1, 2, ...): initial, doubled each
+        time, never above max."""
+        doubled: float = self.backoff_initial * 2.0 ** min(attempt - 1, 30)
+        return min(self.backoff_max, doubled)
+
+    @classmethod
+    def from_blueprint(cls, data: Mapping[str, Any] | None) -> Retry:
+        section = (data or {}).get("delivery") or {}
+        backoff = section.get("backoff_seconds") or {}
+        initial = float(backoff.get("initial", cls.backoff_initial))
+        return cls(
+            max_attempts=int(section.get("max_attempts", cls.max_attempts)),
+            backoff_initial=initial,
+            backoff_max=max(initial, float(backoff.get("max", max(initial, cls.backoff_max)))),
+        )
+
+    @classmethod
+    def from_file(cls, path: Path) -> Retry:
+        """The blueprint's policy; the defaults where there is no blueprint (an image
+        built without one)."""
+        if not path.is_file():
+            return cls()
+        import yaml
+
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return cls.from_blueprint(loaded if isinstance(loaded, dict) else None)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A delivery that kept failing, moved out of its cell's inbox."""
+
+    ref: str  # where it lies: a Redis entry id, a JetStream sequence, a memory number
+    cell: str
+    delivery: Delivery  # exactly as received
+    attempts: int
+    error: str  # the last failure's type name, or NO_OUTCOME
+    moved_at: float  # Unix time
+
+
+# The error of a dead letter whose last attempts ended without a result.
+NO_OUTCOME = "no outcome: the worker stopped or lost the delivery"
+ERROR_CHARACTERS = 200
+
+
+def error_name(error: BaseException) -> str:
+    """What a dead letter says of a failure: the exception's qualified type name, bounded
+    and on one line; never its message, which may quote the payload."""
+    if isinstance(error, Undeliverable):
+        return " ".join(f"Undeliverable: {error.reason}".split())[:ERROR_CHARACTERS]
+    kind = type(error)
+    name = (
+        kind.__qualname__
+        if kind.__module__ == "builtins"
+        else f"{kind.__module__}.{kind.__qualname__}"
+    )
+    return " ".join(name.split())[:ERROR_CHARACTERS]
 
 
 class Transport(Protocol):
@@ -92,6 +191,17 @@ class Transport(Protocol):
 
     async def depth(self, cell: str) -> int:
         """Deliveries waiting in `cell`'s inbox or taken but not yet acknowledged."""
+
+    async def dead_letters(self, cell: str, limit: int = 1000) -> list[DeadLetter]:
+        """`cell`'s dead letters, oldest first, at most `limit`."""
+
+    async def replay(self, cell: str, ref: str, body: bytes | None = None) -> bool:
+        """Put a dead letter back into `cell`'s inbox as received (its attempts start
+        again), with `body` instead of its own if given, and remove it from the dead
+        letters; False if there is no such one."""
+
+    async def drop(self, cell: str, ref: str) -> bool:
+        """Delete a dead letter; False if there is no such one."""
 
 
 class Replies:
@@ -202,6 +312,11 @@ def reply_channel(namespace: str, instance: str) -> str:
     return f"{namespace}.reply.{instance}"
 
 
+def dead_channel(namespace: str, cell: str) -> str:
+    """Where a cell's dead letters lie: `<namespace>.dead.<cell>`."""
+    return f"{namespace}.dead.{cell}"
+
+
 def reply_body(delivery_id: str, status: Status, result: Any = None, reason: str = "") -> bytes:
     """A reply: `{"id", "status": ok|rejected|error, "result": <JSON>, "reason"}`."""
     reply = {"id": delivery_id, "status": status, "result": result, "reason": reason}
@@ -213,15 +328,16 @@ def open_transport(kind: Kind, settings: Any) -> Transport:
     so a service that uses no Redis never imports redis-py."""
     redeliver = settings.redeliver_after_seconds
     timeout, namespace = settings.transport_timeout_seconds, settings.transport_namespace
+    retry = Retry.from_file(settings.blueprint)
     if kind == "redis":
         from .redis import RedisTransport
 
         block = settings.transport_block_seconds
-        return RedisTransport(settings.redis_url, namespace, timeout, redeliver, block)
+        return RedisTransport(settings.redis_url, namespace, timeout, redeliver, block, retry)
     if kind == "nats":
         from .nats import NatsTransport
 
-        return NatsTransport(settings.nats_url, namespace, timeout, redeliver)
+        return NatsTransport(settings.nats_url, namespace, timeout, redeliver, retry)
     from .memory import MemoryTransport
 
-    return MemoryTransport(redeliver, timeout)
+    return MemoryTransport(redeliver, timeout, retry)

@@ -9,6 +9,15 @@
   JetStream also drops a re-published duplicate; the reply subject as `Cellforge-Reply-To`.
 - Replies are plain NATS messages to `<namespace>.reply.<instance>`, which each caller
   process subscribes to. Publishes wait for JetStream's ack, under the timeout.
+- The attempts are JetStream's own count, `num_delivered` in the message's metadata. A
+  handler that fails answers with a NAK delayed by the backoff, so JetStream redelivers
+  it then, to any worker of the cell. A delivery out of attempts is published to
+  `<namespace>.dead.<cell>` in the stream `<stream>_dead` (limits retention: it stays
+  until replayed or dropped), its headers as received plus `Cellforge-Dead-*`, and once
+  JetStream has acknowledged that, it is acknowledged in the inbox. The consumer's own
+  `max_deliver` and `backoff` are not used: `backoff` replaces `ack_wait`, the lease a
+  live worker keeps with `in_progress`, and a message past `max_deliver` stays in the
+  work queue unseen, announced only by an advisory that is lost if nobody listens.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -27,21 +37,27 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StreamConfig
+from nats.js.api import AckPolicy, ConsumerConfig, RawStreamMsg, RetentionPolicy, StreamConfig
 from nats.js.errors import NotFoundError
 
 from . import (
     ID_HEADER,
     NATS_DEDUPE_HEADER,
+    NO_OUTCOME,
     REPLY_TO_HEADER,
+    DeadLetter,
     Delivery,
     Handler,
     InFlight,
     Kind,
     Replies,
+    Retry,
     TransportError,
+    Undeliverable,
     bounded,
     cancel_all,
+    dead_channel,
+    error_name,
     inbox,
     keep_alive,
     reply_channel,
@@ -54,17 +70,25 @@ PullSubscription = JetStreamContext.PullSubscription
 
 BATCH = 16
 FETCH_SECONDS = 1.0
+DEAD = "Cellforge-Dead-"  # the prefix of the headers a dead letter adds to its own
 
 
 class NatsTransport:
     kind: Kind = "nats"
 
     def __init__(
-        self, url: str, namespace: str, timeout: float = 10.0, redeliver_after: float = 30.0
+        self,
+        url: str,
+        namespace: str,
+        timeout: float = 10.0,
+        redeliver_after: float = 30.0,
+        retry: Retry | None = None,
     ) -> None:
         self.url, self.namespace = url, namespace
         self.timeout, self.redeliver_after = timeout, redeliver_after
+        self.retry = retry or Retry()
         self.stream = namespace.replace(".", "_")
+        self.dead_stream = f"{self.stream}_dead"
         self.instance = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.replies = reply_channel(namespace, self.instance)
         self._nc: Client | None = None
@@ -96,18 +120,19 @@ class NatsTransport:
             "connect",
         )
         self._js = self._nc.jetstream(timeout=self.timeout)
+        await self._stream(self.stream, inbox(self.namespace, ">"), RetentionPolicy.WORK_QUEUE)
+        await self._stream(self.dead_stream, dead_channel(self.namespace, ">"), None)
+        await self._nc.subscribe(self.replies, cb=self._on_reply)
+
+    async def _stream(self, name: str, subject: str, retention: RetentionPolicy | None) -> None:
+        """The stream, created on first use by whoever comes first."""
         try:
-            await self._bounded(self.js.stream_info(self.stream), "stream info")
+            await self._bounded(self.js.stream_info(name), "stream info")
         except TransportError as error:
             if not isinstance(error.__cause__, NotFoundError):
                 raise
-            config = StreamConfig(
-                name=self.stream,
-                subjects=[inbox(self.namespace, ">")],
-                retention=RetentionPolicy.WORK_QUEUE,
-            )
+            config = StreamConfig(name=name, subjects=[subject], retention=retention)
             await self._bounded(self.js.add_stream(config), "add stream")
-        await self._nc.subscribe(self.replies, cb=self._on_reply)
 
     async def close(self) -> None:
         await cancel_all(self._tasks)  # stop fetching, then let the running ones finish
@@ -139,7 +164,62 @@ class NatsTransport:
         subscription = await self._bounded(
             self.js.pull_subscribe_bind(durable, self.stream), "subscribe"
         )
-        self._tasks.append(asyncio.create_task(self._consume(subscription, handler)))
+        self._tasks.append(asyncio.create_task(self._consume(cell, subscription, handler)))
+
+    async def dead_letters(self, cell: str, limit: int = 1000) -> list[DeadLetter]:
+        found: list[DeadLetter] = []
+        sequence = 1
+        while len(found) < limit:
+            raw = await self._dead_at(cell, sequence)
+            if raw is None or raw.seq is None:
+                break
+            found.append(self._dead_letter(cell, raw))
+            sequence = raw.seq + 1
+        return found
+
+    async def _dead_at(self, cell: str, sequence: int, exact: bool = False) -> RawStreamMsg | None:
+        """The first of `cell`'s dead letters from `sequence` on (only that one if
+        `exact`); None if there is none."""
+        subject = dead_channel(self.namespace, cell)
+        # get_msg looks by subject only with `next`; exact, it takes the sequence alone.
+        get = self.js.get_msg(
+            self.dead_stream, sequence, None if exact else subject, next=not exact
+        )
+        try:
+            raw = await self._bounded(get, "get dead letter")
+        except TransportError as error:
+            if isinstance(error.__cause__, NotFoundError):
+                return None
+            raise
+        return raw if raw.subject == subject else None
+
+    @staticmethod
+    def _dead_letter(cell: str, raw: RawStreamMsg) -> DeadLetter:
+        headers = raw.headers or {}
+        delivery = Delivery(headers[ID_HEADER], raw.data or b"", headers.get(REPLY_TO_HEADER))
+        attempts, error = int(headers[DEAD + "Attempts"]), headers[DEAD + "Error"]
+        return DeadLetter(
+            str(raw.seq), cell, delivery, attempts, error, float(headers[DEAD + "At"])
+        )
+
+    async def replay(self, cell: str, ref: str, body: bytes | None = None) -> bool:
+        raw = await self._dead_at(cell, int(ref), exact=True) if ref.isdigit() else None
+        if raw is None:
+            return False
+        headers = {k: v for k, v in (raw.headers or {}).items() if not k.startswith(DEAD)}
+        # A new dedupe key: JetStream would drop the first one as a duplicate still.
+        headers[NATS_DEDUPE_HEADER] = f"{cell}:{headers.get(ID_HEADER)}:replay:{ref}"
+        subject = inbox(self.namespace, cell)
+        data = (raw.data or b"") if body is None else body
+        await self._bounded(self.js.publish(subject, data, headers=headers), "publish")
+        await self._bounded(self.js.delete_msg(self.dead_stream, int(ref)), "delete dead letter")
+        return True
+
+    async def drop(self, cell: str, ref: str) -> bool:
+        if not ref.isdigit() or await self._dead_at(cell, int(ref), exact=True) is None:
+            return False
+        deleted = await self._bounded(self.js.delete_msg(self.dead_stream, int(ref)), "delete")
+        return bool(deleted)
 
     async def depth(self, cell: str) -> int:
         durable = await self._consumer(cell)
@@ -169,7 +249,7 @@ class NatsTransport:
     async def _on_reply(self, message: Msg) -> None:
         self._replies.resolve(message.data)
 
-    async def _consume(self, subscription: PullSubscription, handler: Handler) -> None:
+    async def _consume(self, cell: str, subscription: PullSubscription, handler: Handler) -> None:
         running = InFlight(BATCH)
         self._running.append(running)
         while True:
@@ -188,13 +268,17 @@ class NatsTransport:
                 await asyncio.sleep(FETCH_SECONDS)
                 continue
             for message in messages:
-                running.start(self._handle(message, handler))
+                running.start(self._handle(cell, message, handler))
 
-    async def _handle(self, message: Msg, handler: Handler) -> None:
+    async def _handle(self, cell: str, message: Msg, handler: Handler) -> None:
         headers = message.headers or {}
         if ID_HEADER not in headers:  # it can never be handled: drop it, do not loop on it
             log.error("a message on %s without %s; dropped", message.subject, ID_HEADER)
             await self._bounded(message.ack_sync(), "ack")
+            return
+        attempt = int(message.metadata.num_delivered or 1)
+        if attempt > self.retry.max_attempts:  # the attempts before ended unfinished
+            await self._bury(cell, message, attempt - 1, NO_OUTCOME)
             return
         reply_to = headers.get(REPLY_TO_HEADER)
         delivery = Delivery(headers[ID_HEADER], message.data, reply_to)
@@ -202,13 +286,61 @@ class NatsTransport:
         lease = asyncio.create_task(keep_alive(message.in_progress, self.redeliver_after / 3))
         try:
             reply = await handler(delivery)
+        except Exception as error:
+            await self._failed(cell, message, attempt, error)
+            return
+        finally:
+            lease.cancel()
+        try:
             if reply is not None and reply_to is not None and self._nc is not None:
                 if reply_to.startswith(self.reply_prefix):
                     await self._nc.publish(reply_to, reply)
                 else:  # only a caller's reply subject, never another inbox
                     log.warning("refused reply subject %.80r", reply_to)
             await self._bounded(message.ack_sync(), "ack")
-        except Exception:  # not acknowledged: JetStream delivers it again after ack_wait
-            log.exception("handling %s failed; it will be delivered again", delivery.id)
-        finally:
-            lease.cancel()
+        except (TransportError, NatsError, OSError) as problem:  # redelivered after ack_wait
+            log.warning("%s: %s not acknowledged (%s); it comes back", cell, delivery.id, problem)
+
+    async def _failed(self, cell: str, message: Msg, attempt: int, error: Exception) -> None:
+        """Bury the message if that was its last attempt, else NAK it with the backoff
+        as its delay: JetStream hands it out again then."""
+        where = f"{message.subject} {message.headers and message.headers.get(ID_HEADER)}"
+        where += f" (attempt {attempt})"
+        if attempt >= self.retry.max_attempts or isinstance(error, Undeliverable):
+            log.error("handling %s failed", where, exc_info=error)
+            await self._bury(cell, message, attempt, error_name(error))
+            return
+        wait = self.retry.backoff(attempt)
+        log.error("handling %s failed; again in %g s", where, wait, exc_info=error)
+        try:
+            await self._bounded(message.nak(delay=wait), "nak")
+        except TransportError as problem:  # then it comes back after ack_wait
+            log.warning("%s: could not delay the next attempt (%s)", where, problem)
+
+    async def _bury(self, cell: str, message: Msg, attempts: int, error: str) -> None:
+        """Publish the message to the cell's dead letters; once JetStream holds it there,
+        acknowledge it in the inbox. A crash in between leaves it in the inbox, and the
+        next attempt buries it again, deduplicated by its inbox sequence."""
+        headers = {k: v for k, v in (message.headers or {}).items() if k != NATS_DEDUPE_HEADER}
+        headers |= {
+            DEAD + "Attempts": str(attempts),
+            DEAD + "Error": error,
+            DEAD + "At": repr(time.time()),
+            NATS_DEDUPE_HEADER: f"dead:{cell}:{message.metadata.sequence.stream}",
+        }
+        subject = dead_channel(self.namespace, cell)
+        try:
+            publish = self.js.publish(subject, message.data, headers=headers)
+            await self._bounded(publish, "publish dead letter")
+            await self._bounded(message.ack_sync(), "ack")
+        except TransportError as problem:
+            log.warning("%s: a delivery not moved to %s (%s)", cell, subject, problem)
+            return
+        log.error(
+            "%s: %s gave up after %d attempts, moved to %s (%s)",
+            cell,
+            headers.get(ID_HEADER),
+            attempts,
+            subject,
+            error,
+        )

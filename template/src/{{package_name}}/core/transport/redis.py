@@ -7,6 +7,14 @@
   after the handler returned and the reply was pushed. What a killed worker had read but
   not acknowledged stays pending; every worker of the cell runs `XAUTOCLAIM` for entries
   idle longer than `redeliver_after` and handles them again.
+- The attempts are the pending entry's delivery counter, which Redis keeps: 1 from
+  `XREADGROUP`, one more at each `XCLAIM`/`XAUTOCLAIM` (read with `XPENDING` for what was
+  taken over). A handler that fails keeps its entry (its lease kept fresh) through the
+  backoff, then the worker claims it again with `XCLAIM`, which counts the attempt; if
+  the worker dies meanwhile, `XAUTOCLAIM` elsewhere takes over and counts it. A
+  delivery out of attempts moves, in one `MULTI`, to the stream `<namespace>.dead.<cell>`
+  (its fields as received, plus `dead.cell`, `dead.attempts`, `dead.error`, `dead.at`)
+  and out of the inbox.
 - Replies go to a list per caller process, `<namespace>.reply.<instance>`, read with
   `BLPOP`; a reply list expires if its process is gone.
 - Every command runs under `asyncio.wait_for(timeout)`, so a stalled server is an error.
@@ -20,21 +28,29 @@ import logging
 import os
 import secrets
 import socket
+import time
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from . import (
+    NO_OUTCOME,
+    DeadLetter,
     Delivery,
     Handler,
     InFlight,
     Kind,
     Replies,
+    Retry,
     TransportError,
+    Undeliverable,
     bounded,
     cancel_all,
+    dead_channel,
+    error_name,
     inbox,
     keep_alive,
     reply_channel,
@@ -47,6 +63,8 @@ T = TypeVar("T")
 BATCH = 16
 BLOCK_SECONDS = 1.0  # how long one read waits for new entries before looping (default)
 REPLY_TTL_SECONDS = 300
+DEAD = b"dead."  # the prefix of the fields a dead letter adds to the entry's own
+Entry = tuple[bytes, dict[bytes, bytes]]
 
 
 class RedisTransport:
@@ -59,10 +77,13 @@ class RedisTransport:
         timeout: float = 10.0,
         redeliver_after: float = 30.0,
         block: float = BLOCK_SECONDS,
+        retry: Retry | None = None,
     ) -> None:
         self.url, self.namespace = url, namespace
         self.timeout, self.redeliver_after = timeout, redeliver_after
         self.block = block  # a close waits up to this long for the blocking reads to end
+        self.retry = retry or Retry()
+        self._retrying: set[asyncio.Task[None]] = set()  # deliveries waiting out a backoff
         self.instance = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.replies = reply_channel(namespace, self.instance)
         self._client: aioredis.Redis | None = None
@@ -100,6 +121,7 @@ class RedisTransport:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=self.block + self.timeout)
         await cancel_all(self._tasks)  # stopped fetching; let the running ones finish
+        await cancel_all(list(self._retrying))  # left pending: XAUTOCLAIM takes them over
         for running in self._running:
             await running.stop(grace=self.timeout)
         self._running.clear()
@@ -143,6 +165,38 @@ class RedisTransport:
         length: int = await self._bounded(self.client.xlen(inbox(self.namespace, cell)), "XLEN")
         return length
 
+    async def dead_letters(self, cell: str, limit: int = 1000) -> list[DeadLetter]:
+        stream = dead_channel(self.namespace, cell)
+        entries: Any = await self._bounded(self.client.xrange(stream, count=limit), "XRANGE")
+        return [self._dead_letter(cell, entry_id, fields) for entry_id, fields in entries]
+
+    @staticmethod
+    def _dead_letter(cell: str, entry_id: bytes, fields: dict[bytes, bytes]) -> DeadLetter:
+        reply_to = fields.get(b"reply_to", b"").decode() or None
+        delivery = Delivery(fields[b"id"].decode(), fields[b"body"], reply_to)
+        attempts, error = int(fields[DEAD + b"attempts"]), fields[DEAD + b"error"].decode()
+        moved_at = float(fields[DEAD + b"at"])
+        return DeadLetter(entry_id.decode(), cell, delivery, attempts, error, moved_at)
+
+    async def replay(self, cell: str, ref: str, body: bytes | None = None) -> bool:
+        stream = dead_channel(self.namespace, cell)
+        found: Any = await self._bounded(self.client.xrange(stream, ref, ref), "XRANGE")
+        if not found:
+            return False
+        original = {key: value for key, value in found[0][1].items() if not key.startswith(DEAD)}
+        if body is not None:
+            original[b"body"] = body
+        async with self.client.pipeline(transaction=True) as batch:  # both, or neither
+            batch.xadd(inbox(self.namespace, cell), original)
+            batch.xdel(stream, ref)
+            done = await self._bounded(batch.execute(), "XADD")
+        return bool(done[1])
+
+    async def drop(self, cell: str, ref: str) -> bool:
+        stream = dead_channel(self.namespace, cell)
+        deleted: int = await self._bounded(self.client.xdel(stream, ref), "XDEL")
+        return deleted > 0
+
     async def _read_replies(self) -> None:
         while not self._stopping_replies:
             try:
@@ -179,53 +233,58 @@ class RedisTransport:
                 log.warning("reading %s from Redis failed (%s); retrying", stream, error)
                 await asyncio.sleep(self.block)
                 continue
-            for entry_id, fields in entries:
-                running.start(self._handle(stream, group, entry_id, fields, handler))
+            for entry_id, fields, attempt in entries:
+                taken = Taken(self.client, self.instance, stream, group, entry_id, handler, running)
+                running.start(self._handle(taken, fields, attempt))
 
-    async def _read(
-        self, stream: str, group: str, count: int
-    ) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    async def _read(self, stream: str, group: str, count: int) -> list[tuple[bytes, Any, int]]:
         response: Any = await self.client.xreadgroup(
             group, self.instance, {stream: ">"}, count=count, block=int(self.block * 1000)
         )
-        return [entry for _, entries in response or [] for entry in entries]
+        # Entries never delivered before: their first attempt.
+        return [(key, fields, 1) for _, entries in response or [] for key, fields in entries]
 
     async def _claim(
         self, stream: str, group: str, cursor: str, count: int
-    ) -> tuple[str, list[tuple[bytes, dict[bytes, bytes]]]]:
+    ) -> tuple[str, list[tuple[bytes, Any, int]]]:
         """Entries idle longer than `redeliver_after`: their worker died (live workers
-        keep theirs fresh, see `_handle`). Returns the cursor of the next call."""
+        keep theirs fresh, see `_handle`), with their attempts so far. Returns the cursor
+        of the next call."""
         idle_ms = int(self.redeliver_after * 1000)
         claimed: Any = await self.client.xautoclaim(
             stream, group, self.instance, idle_ms, start_id=cursor, count=count
         )
         following = claimed[0].decode() if isinstance(claimed[0], bytes) else str(claimed[0])
-        entries: list[tuple[bytes, dict[bytes, bytes]]] = claimed[1]
-        if entries:
-            log.info("%s: %d deliveries taken over from a stopped worker", stream, len(entries))
-        return following, [entry for entry in entries if entry[1]]  # deleted: empty
+        entries: list[Entry] = [entry for entry in claimed[1] if entry[1]]  # deleted: empty
+        if not entries:
+            return following, []
+        log.info("%s: %d deliveries taken over from a stopped worker", stream, len(entries))
+        pending: Any = await self.client.xpending_range(
+            stream, group, entries[0][0], entries[-1][0], len(entries), self.instance
+        )  # the counters Redis kept, this take-over included
+        counts = {row["message_id"]: int(row["times_delivered"]) for row in pending}
+        return following, [(key, fields, counts.get(key, 1)) for key, fields in entries]
 
-    async def _handle(
-        self,
-        stream: str,
-        group: str,
-        entry_id: bytes,
-        fields: dict[bytes, bytes],
-        handler: Handler,
-    ) -> None:
+    async def _handle(self, taken: Taken, fields: dict[bytes, bytes], attempt: int) -> None:
+        stream, group, entry_id = taken.stream, taken.group, taken.entry_id
         if b"id" not in fields or b"body" not in fields:  # never handleable: drop it
             log.error("%s: entry %s is not a delivery; dropped", stream, entry_id)
             await self._bounded(self.client.xack(stream, group, entry_id), "XACK")
             return
+        if attempt > self.retry.max_attempts:  # the attempts before ended unfinished
+            await self._bury(taken, fields, attempt - 1, NO_OUTCOME)
+            return
         reply_to = fields.get(b"reply_to", b"").decode() or None
         delivery = Delivery(fields[b"id"].decode(), fields[b"body"], reply_to)
-
-        async def touch() -> None:  # resets the entry's idle time: XAUTOCLAIM leaves it
-            await self.client.xclaim(stream, group, self.instance, 0, [entry_id], justid=True)
-
-        lease = asyncio.create_task(keep_alive(touch, self.redeliver_after / 3))
+        lease = asyncio.create_task(keep_alive(taken.touch, self.redeliver_after / 3))
         try:
-            reply = await handler(delivery)
+            reply = await taken.handler(delivery)
+        except Exception as error:
+            await self._failed(taken, fields, attempt, error)
+            return
+        finally:
+            lease.cancel()
+        try:
             async with self.client.pipeline(transaction=True) as batch:
                 if reply is not None and reply_to is not None:
                     if reply_to.startswith(self.reply_prefix):
@@ -236,7 +295,92 @@ class RedisTransport:
                 batch.xack(stream, group, entry_id)
                 batch.xdel(stream, entry_id)
                 await self._bounded(batch.execute(), "XACK")
-        except Exception:  # left pending: XAUTOCLAIM delivers it again
-            log.exception("handling %s from %s failed; it comes back later", entry_id, stream)
+        except TransportError as error:  # left pending: XAUTOCLAIM delivers it again
+            log.warning("%s: %s not acknowledged (%s); it comes back", stream, entry_id, error)
+
+    async def _failed(
+        self, taken: Taken, fields: dict[bytes, bytes], attempt: int, error: Exception
+    ) -> None:
+        """Bury the entry if that was its last attempt, else try it again after the backoff."""
+        where = f"{taken.stream} {taken.entry_id.decode()} (attempt {attempt})"
+        if attempt >= self.retry.max_attempts or isinstance(error, Undeliverable):
+            log.error("handling %s failed", where, exc_info=error)
+            await self._bury(taken, fields, attempt, error_name(error))
+            return
+        wait = self.retry.backoff(attempt)
+        log.error("handling %s failed; again in %g s", where, wait, exc_info=error)
+        retry = asyncio.create_task(self._again(taken, attempt, wait))
+        self._retrying.add(retry)  # outside the in-flight slots: it only waits
+        retry.add_done_callback(self._retrying.discard)
+
+    async def _again(self, taken: Taken, attempt: int, wait: float) -> None:
+        """After the backoff, claim the entry again (XCLAIM without JUSTID: Redis counts
+        the attempt) and handle it; the entry stays ours meanwhile. If this worker stops
+        first, the entry stays pending and XAUTOCLAIM elsewhere takes it over."""
+        lease = asyncio.create_task(keep_alive(taken.touch, self.redeliver_after / 3))
+        try:
+            await asyncio.sleep(wait)
+            claim = self.client.xclaim(
+                taken.stream, taken.group, self.instance, 0, [taken.entry_id]
+            )
+            claimed: Any = await self._bounded(claim, "XCLAIM")
+        except TransportError as error:
+            log.warning("%s: could not claim %s again (%s)", taken.stream, taken.entry_id, error)
+            return
         finally:
             lease.cancel()
+        if claimed and claimed[0][1]:  # else acknowledged or deleted meanwhile
+            taken.running.start(self._handle(taken, claimed[0][1], attempt + 1))
+
+    async def _bury(
+        self, taken: Taken, fields: dict[bytes, bytes], attempts: int, error: str
+    ) -> None:
+        """Move the entry to the cell's dead letters and out of the inbox, in one MULTI."""
+        cell = taken.group  # each cell's inbox has one consumer group, named after it
+        dead = {
+            **fields,
+            DEAD + b"cell": cell.encode(),
+            DEAD + b"attempts": str(attempts).encode(),
+            DEAD + b"error": error.encode(),
+            DEAD + b"at": repr(time.time()).encode(),
+        }
+        channel = dead_channel(self.namespace, cell)
+        try:
+            async with self.client.pipeline(transaction=True) as batch:
+                batch.xadd(channel, dead)  # type: ignore[arg-type]
+                batch.xack(taken.stream, taken.group, taken.entry_id)
+                batch.xdel(taken.stream, taken.entry_id)
+                await self._bounded(batch.execute(), "XADD dead letter")
+        except TransportError as problem:  # still pending: a take-over tries again
+            log.warning(
+                "%s: %s not moved to %s (%s)", taken.stream, taken.entry_id, channel, problem
+            )
+            return
+        log.error(
+            "%s: %s gave up after %d attempts, moved to %s (%s)",
+            taken.stream,
+            taken.entry_id.decode(),
+            attempts,
+            channel,
+            error,
+        )
+
+
+@dataclass(frozen=True)
+class Taken:
+    """An entry a worker has taken from a cell's inbox, and what handles it there."""
+
+    client: aioredis.Redis
+    instance: str
+    stream: str
+    group: str
+    entry_id: bytes
+    handler: Handler
+    running: InFlight
+
+    async def touch(self) -> None:
+        """Reset the entry's idle time (JUSTID: no attempt counted), so XAUTOCLAIM leaves
+        it to this live worker."""
+        await self.client.xclaim(
+            self.stream, self.group, self.instance, 0, [self.entry_id], justid=True
+        )

@@ -12,7 +12,8 @@ project root as context) and runs:
   NATS runs JetStream with its store on a volume.
 
 Volumes: `data` at DATA_DIR holds the cells' SQLite files and the audit log; `keys` at
-KEYS_DIR holds the audit key and the data keyring, which you put there once, readable by
+KEYS_DIR holds the audit key, the data keyring and, with workers, the delivery keyring
+(it signs and seals what crosses Redis or NATS), which you put there once, readable by
 uid 10001 (prod never invents a key), e.g. `docker compose -f deploy/compose.yaml run
 --rm --no-deps -T --entrypoint sh gateway -c 'cat > /run/secrets/keys/audit.key'
 < audit.key`, and the API-key hashes `keys create` adds: so it is a writable volume,

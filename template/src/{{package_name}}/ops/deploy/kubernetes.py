@@ -76,7 +76,10 @@ def base(facts: Facts) -> list[tuple[str, str]]:
         f"The keys are the Secret {keys}, mounted read-only at {KEYS_DIR}; create it once\n"
         "(never commit it; no manifest here holds key material):\n"
         f"  kubectl create secret generic {keys} \\\n"
-        "    --from-file=audit.key=PATH --from-file=data.keyring=PATH\n"
+        "    --from-file=audit.key=PATH --from-file=data.keyring=PATH"
+        # Workers and the gateway sign and seal what crosses Redis or NATS with it.
+        + (" --from-file=delivery.keyring=PATH" if facts.transports else "")
+        + "\n"
         "Label the namespace pod-security.kubernetes.io/enforce=restricted: every pod meets it."
     )
     pod_labels = labels(facts, "gateway", "gateway")

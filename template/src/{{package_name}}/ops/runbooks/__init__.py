@@ -150,10 +150,10 @@ class Runbook(Generic[T]):
 
 def registry() -> dict[str, Runbook[Any]]:
     """Every runbook, by name."""
-    from . import audit, backup, keys, load, placement, rollback
+    from . import audit, backup, deadletters, keys, load, placement, rollback
 
     books = [*placement.RUNBOOKS, *keys.RUNBOOKS, *audit.RUNBOOKS, *backup.RUNBOOKS]
-    books += [*load.RUNBOOKS, *rollback.RUNBOOKS]
+    books += [*load.RUNBOOKS, *rollback.RUNBOOKS, *deadletters.RUNBOOKS]
     return {runbook.name: runbook for runbook in books}
 
 

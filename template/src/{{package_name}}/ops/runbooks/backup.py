@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ...core.private import private_file, private_folder
 from . import Invocation, Param, PreconditionError, Runbook, Step, StepError, prog
 from .state import (
     AUDIT_LOG,
@@ -178,13 +179,13 @@ def apply_copy(backup: Backup) -> str:
     for name in order:
         source, copy = backup.sources[name], folder / name
         copy.parent.mkdir(mode=0o700, exist_ok=True)
+        private_file(copy)  # 0600 before a byte is copied (the copy keeps the mode)
         if is_sqlite(source):
             copy_sqlite(source, copy)
         elif name == AUDIT_LOG:
             copy_log(source, copy)
         else:
             shutil.copyfile(source, copy)
-        copy.chmod(0o600)
     backup.files = write_manifest(folder, list(backup.sources))
     total = sum((folder / name).stat().st_size for name in backup.files)
     return f"{len(backup.files)} files, {total} bytes, in {folder}"
@@ -271,7 +272,8 @@ def plan_aside(restore: Restore) -> str:
 def apply_aside(restore: Restore) -> str:
     """Moves them (a rename where the folder is on the same file system). If one cannot
     be moved (a read-only mount), the ones already moved go back: all or nothing."""
-    restore.aside.mkdir(parents=True, mode=0o700)
+    private_folder(restore.aside.parent)  # under data_dir: 0700 like it
+    restore.aside.mkdir(mode=0o700)
     moved: list[tuple[Path, Path, str]] = []
     try:
         for name, path in restore.current.items():
@@ -314,10 +316,9 @@ def plan_put_back(restore: Restore) -> str:
 def apply_put_back(restore: Restore) -> str:
     """Copies each file into place, readable by its owner only."""
     for name, path in restore.targets.items():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_folder(path.parent)
         scratch = path.with_name(f".{path.name}.restoring")
-        shutil.copyfile(restore.source / name, scratch)
-        scratch.chmod(0o600)
+        shutil.copyfile(restore.source / name, private_file(scratch))  # 0600 from the start
         os.replace(scratch, path)
     return f"{len(restore.targets)} files copied from {restore.source}"
 

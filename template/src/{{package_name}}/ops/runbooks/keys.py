@@ -1,9 +1,10 @@
 """`rotate-keys --keys-file FILE --old-keys revoke|keep`: a new data key for every stored
 record, and a new API key for every active one.
 
-The data key rotation is `core/rotation.py`'s (every record re-encrypted, the old key
-retired); it needs the service stopped, because a running service keeps the keyring it
-started with and would go on sealing under the retired key.
+The data key rotation is `core/rotation.py`'s (every record, outbox event and stored
+result re-encrypted, the old key retired); it needs the service stopped, because a
+running service keeps the keyring it started with and would go on sealing under the
+retired key.
 
 API keys are replaced one for one, with the same role. Their plain text is written once,
 to FILE (mode 0600, refused if it exists), never to the terminal or a log, since a run's
@@ -117,9 +118,10 @@ def apply_data_key(rotation: Rotation) -> str:
 
 
 def verify_data_key(rotation: Rotation) -> str:
-    """The keyring holds only the new key, and every record opens and is sealed under
-    it."""
-    from ...core.sealing import load_keyring
+    """The keyring holds only the new key, and every record, outbox event and stored
+    result opens and is sealed under it."""
+    from ...core.rotation import open_every_message
+    from ...core.sealing import DataKeyError, load_keyring
 
     keyring = load_keyring(rotation.settings)
     if list(keyring.keys) != [rotation.new_key_id]:
@@ -129,7 +131,16 @@ def verify_data_key(rotation: Rotation) -> str:
         raise StepError(problems[0])
     if key_ids - {rotation.new_key_id}:
         raise StepError(f"records are still sealed under {sorted(key_ids)}")
-    return f"{count} records open under {rotation.new_key_id}, the only key of the keyring"
+    try:
+        messages, message_keys = open_every_message(data_dir_of(rotation.settings), keyring)
+    except DataKeyError as error:
+        raise StepError(str(error)) from None
+    if message_keys - {rotation.new_key_id}:
+        raise StepError(f"events or results are still sealed under {sorted(message_keys)}")
+    return (
+        f"{count} records and {messages} events and stored results open under "
+        f"{rotation.new_key_id}, the only key of the keyring"
+    )
 
 
 # ---- step 2: the API keys ----------------------------------------------------------------

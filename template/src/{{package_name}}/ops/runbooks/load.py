@@ -11,12 +11,12 @@ each need it: run the runbook in each (e.g. `kubectl exec`).
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ...core.private import write_private
 from . import Invocation, Param, PreconditionError, Runbook, Step, StepError, prog
 from .state import data_dir_of, settings_at
 
@@ -87,10 +87,7 @@ def plan_override(shedding: Shedding) -> str:
 
 def apply_override(shedding: Shedding) -> str:
     """Writes it atomically (a gateway never reads half a file)."""
-    scratch = shedding.path.with_name(f".{shedding.path.name}.new")
-    shedding.path.parent.mkdir(parents=True, exist_ok=True)
-    scratch.write_text(shedding.text, encoding="utf-8")
-    os.replace(scratch, shedding.path)
+    write_private(shedding.path, shedding.text)  # 0600 beside the data, like the rest
     assert shedding.until is not None
     return f"{shedding.path}: {shedding.rate} per principal until {shedding.until:%H:%M:%S} UTC"
 
