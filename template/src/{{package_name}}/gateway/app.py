@@ -4,9 +4,11 @@ Every route is one bus message and one capability (`gateway.routes`), and the ap
 not start while a route lacks one. A request passes, in order: the ASGI limits
 (`gateway.limits`: in-flight bound, timeout, body size) and headers; then the `Guard`
 (authentication, rate limit, authorisation); then strict parsing of the JSON body into
-the message (unknown fields and lax coercions are refused with 422); then the bus. Each
-guarded request leaves one audit entry, written before its response is sent. Every error
-is a problem document (`gateway.problems`) carrying the request's correlation id.
+the message (unknown fields and lax coercions are refused with 422, and so is any body
+that is JSON only by a lenient reading: no body gets a 5xx); then the bus. A command sent
+with an `Idempotency-Key` runs once per key (`gateway.idempotency`). Each guarded request
+leaves one audit entry, written before its response is sent. Every error is a problem
+document (`gateway.problems`) carrying the request's correlation id.
 
 Besides the message routes: `GET /healthz` (public), `GET /openapi.json` (public, the
 schema of every route) and `GET /metrics` (the `ops.metrics` capability). While the app
@@ -48,7 +50,7 @@ from ..llm.metrics import UsageCollector
 from ..ops.metrics import Metrics, RouteStats, Sampler
 from . import admin, metrics
 from .apikeys import ApiKeys
-from .audit import AuditLog
+from .audit import AuditLog, refusal_entries
 from .authn import Authenticator
 from .correlation import CorrelationIdMiddleware
 from .guard import Endpoint, Guard
@@ -188,26 +190,42 @@ def middleware(settings: Settings) -> list[Middleware]:
         if settings.trusted_proxies
         else []
     )
+    cors = (
+        # An empty allowlist (the default) allows no origin: no middleware to pass through.
+        [
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["content-type", "authorization", "x-request-id"],
+            )
+        ]
+        if settings.cors_origins
+        else []
+    )
     return [
         *proxies,
         Middleware(CorrelationIdMiddleware),
         Middleware(SecurityHeaders, tls=settings.tls),
-        Middleware(
-            CORSMiddleware,
-            allow_origins=list(settings.cors_origins),
-            allow_methods=["GET", "POST"],
-            allow_headers=["content-type", "authorization", "x-request-id"],
-        ),
+        *cors,
         Middleware(InFlightLimit, max_in_flight=settings.max_in_flight),
         Middleware(Timeout, seconds=settings.request_timeout_seconds),
-        Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+        Middleware(
+            BodyLimit,
+            max_bytes=settings.max_body_bytes,
+            stall_seconds=settings.body_timeout_seconds,
+        ),
     ]
 
 
-def open_audit_log(settings: Settings) -> AuditLog:
+def open_audit_log(settings: Settings, writer: str = "") -> AuditLog:
+    """The gateway's audit log; or, with `writer` (a worker), that process's own log
+    beside it, `audit-<writer>.log`: a hash chain has exactly one writer."""
     path = settings.audit_path
     if path is None:  # tests: a private file that lives as long as the process
         path = Path(tempfile.mkdtemp(prefix="audit-")) / "audit.log"
+    if writer:
+        path = path.with_name(f"{path.stem}-{writer}{path.suffix}")
     return AuditLog(path, load_key(settings, "audit"), fsync=settings.audit_fsync)
 
 
@@ -218,6 +236,7 @@ def create_app(runtime: Runtime, policy: Policy | None = None) -> Starlette:
     table = route_table(runtime.registry)  # refuses a route without a capability
     keys, policy = ApiKeys(settings.api_keys_path), policy or Policy()
     audit = open_audit_log(settings)
+    runtime.remote.on_refused = refusal_entries(audit)  # forged or replayed deliveries
     measured = Metrics(runtime.registry, settings.blueprint.resolve().parent, "gateway")
     runtime.bus.add_middleware(measured.cells.middleware)  # handler latency per cell
     # Queue depths of cells on workers, when the runtime can tell (its transports).

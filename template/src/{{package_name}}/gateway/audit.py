@@ -26,6 +26,7 @@ import hmac
 import json
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,6 +148,16 @@ class Verdict:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+def refusal_entries(audit: AuditLog) -> Callable[[str, str, str], None]:
+    """What `Remote.on_refused` calls (core/remote.py): one audit entry per delivery the
+    process refused as unsigned, forged or replayed, in this process's own log."""
+
+    def record(cell: str, reason: str, delivery_id: str) -> None:
+        audit.append(event="delivery.refused", cell=cell, reason=reason, delivery=delivery_id[:80])
+
+    return record
 
 
 def verify(path: Path, key: bytes) -> Verdict:

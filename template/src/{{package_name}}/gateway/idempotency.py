@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     answered INTEGER NOT NULL     -- 1 once an answer is stored
 )
 """
+EXPIRES_INDEX = "CREATE INDEX IF NOT EXISTS idempotency_expiry ON idempotency_keys (expires)"
 
 
 class MalformedKeyError(ValueError):
@@ -100,6 +101,7 @@ class IdempotencyStore:
     def __init__(self, data_dir: Path | None, keyring: Keyring, ttl: float, lease: float) -> None:
         self.database: sqlite3.Connection = open_cell_database(data_dir, STORE)
         self.database.execute(TABLE)
+        self.database.execute(EXPIRES_INDEX)  # the sweep's, so it never scans every key
         self.records = Records(self.database, STORE, keyring)
         self.records.check_keys()  # a wrong data key stops the start, as for a cell
         self.ttl, self.lease = ttl, lease

@@ -84,6 +84,12 @@ class Undeliverable(Exception):  # noqa: N818 - what the handler says of the del
         self.reason = reason
 
 
+def traceback_of(error: Exception) -> Exception | None:
+    """What a failed delivery's log line shows: the traceback of a bug or a passing
+    failure; nothing for an `Undeliverable`, whose reason is the whole story."""
+    return None if isinstance(error, Undeliverable) else error
+
+
 class TransportTimeout(TransportError, TimeoutError):  # noqa: N818 - a kind of TimeoutError
     """A remote wait ran out of time (the server or the worker stalled)."""
 

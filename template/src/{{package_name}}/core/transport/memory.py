@@ -29,6 +29,7 @@ from . import (
     Undeliverable,
     cancel_all,
     error_name,
+    traceback_of,
 )
 
 MAX_IN_FLIGHT = 32
@@ -138,7 +139,11 @@ class MemoryTransport:
             reply = await handler(delivery)
         except Exception as error:
             if attempt >= self.retry.max_attempts or isinstance(error, Undeliverable):
-                log.exception("handling %s failed (attempt %d)", delivery.id, attempt)
+                # An Undeliverable says why itself (the remote layer logged it).
+                log.error(
+                    "handling %s failed (attempt %d)", delivery.id, attempt,
+                    exc_info=traceback_of(error),
+                )  # fmt: skip
                 taken.pop(ticket, None)
                 self._bury(cell, delivery, attempt, error_name(error))
                 return

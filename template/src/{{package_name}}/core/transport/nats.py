@@ -61,6 +61,7 @@ from . import (
     inbox,
     keep_alive,
     reply_channel,
+    traceback_of,
 )
 
 log = logging.getLogger(__name__)
@@ -146,14 +147,19 @@ class NatsTransport:
 
     async def call(self, cell: str, delivery_id: str, body: bytes, timeout: float) -> bytes:
         delivery = Delivery(delivery_id, body, self.replies)
+        # A call that reuses an id (a client's retry with its Idempotency-Key, after a
+        # timeout) is a new sending that waits for its own reply: JetStream must not drop
+        # it as a duplicate. The worker still runs the command once, deduping by the id.
+        sending = secrets.token_hex(4)
         return await self._replies.call(
-            lambda: self.enqueue(cell, delivery), cell, delivery_id, timeout
+            lambda: self.enqueue(cell, delivery, sending), cell, delivery_id, timeout
         )
 
-    async def enqueue(self, cell: str, delivery: Delivery) -> None:
+    async def enqueue(self, cell: str, delivery: Delivery, sending: str = "") -> None:
         # JetStream dedupes per stream, and every inbox shares the stream: the dedupe key
         # names the cell too, or an event sent to two cells would reach only the first.
-        headers = {ID_HEADER: delivery.id, NATS_DEDUPE_HEADER: f"{cell}:{delivery.id}"}
+        dedupe = f"{cell}:{delivery.id}" + (f":{sending}" if sending else "")
+        headers = {ID_HEADER: delivery.id, NATS_DEDUPE_HEADER: dedupe}
         if delivery.reply_to is not None:
             headers[REPLY_TO_HEADER] = delivery.reply_to
         subject = inbox(self.namespace, cell)
@@ -307,7 +313,8 @@ class NatsTransport:
         where = f"{message.subject} {message.headers and message.headers.get(ID_HEADER)}"
         where += f" (attempt {attempt})"
         if attempt >= self.retry.max_attempts or isinstance(error, Undeliverable):
-            log.error("handling %s failed", where, exc_info=error)
+            # An Undeliverable says why itself (the remote layer logged it): no traceback.
+            log.error("handling %s failed", where, exc_info=traceback_of(error))
             await self._bury(cell, message, attempt, error_name(error))
             return
         wait = self.retry.backoff(attempt)

@@ -54,6 +54,7 @@ from . import (
     inbox,
     keep_alive,
     reply_channel,
+    traceback_of,
 )
 
 log = logging.getLogger(__name__)
@@ -304,7 +305,8 @@ class RedisTransport:
         """Bury the entry if that was its last attempt, else try it again after the backoff."""
         where = f"{taken.stream} {taken.entry_id.decode()} (attempt {attempt})"
         if attempt >= self.retry.max_attempts or isinstance(error, Undeliverable):
-            log.error("handling %s failed", where, exc_info=error)
+            # An Undeliverable says why itself (the remote layer logged it): no traceback.
+            log.error("handling %s failed", where, exc_info=traceback_of(error))
             await self._bury(taken, fields, attempt, error_name(error))
             return
         wait = self.retry.backoff(attempt)
