@@ -76,6 +76,10 @@ def run(
     return done
 
 
+# Files copied as they are, never rendered: the sandbox's prebuilt seccomp programs.
+BINARY_SUFFIXES = {".bpf"}
+
+
 def assert_hygienic(project: Path) -> None:
     """No Jinja left over and no template-only file names in a rendered project."""
     assert not list(project.rglob("__pycache__")), "the render left bytecode behind"
@@ -86,6 +90,8 @@ def assert_hygienic(project: Path) -> None:
             continue
         assert path.suffix != ".jinja", f"unrendered template file {path}"
         assert path.suffix != ".tmpl", f"unrendered skeleton file {path}"
+        if path.suffix in BINARY_SUFFIXES:
+            continue
         text = path.read_text(encoding="utf-8")
         for marker in ("{{", "{%", "${"):
             assert marker not in text, f"leftover {marker!r} in {path.relative_to(project)}"
