@@ -119,7 +119,7 @@ class Ping(Command[Pong]):
 
 
 def wired_bus(codec, checks_messages):
-    # As `core.bootstrap.build` wires it: the codec middleware only when checking messages.
+    # As `bootstrap.build` wires it: the codec middleware only when checking messages.
     bus = Bus(middleware=[codec_round_trip(codec)] if checks_messages else [])
     calls = [0]
 

@@ -76,7 +76,7 @@ PATH = "/notes/list-notes"
 
 def full_config(data_dir, **options):
     """The gateway as `serve` runs it: uvicorn with the project's slow-client protocol."""
-    from bench_service.core.bootstrap import build
+    from bench_service.bootstrap import build
     from bench_service.core.settings import Settings
     from bench_service.gateway import server
     from bench_service.gateway.app import create_app

@@ -481,7 +481,7 @@ def editable(monolith: Path, tmp_path: Path) -> Iterator[Path]:
 def stale(project: Path) -> list[str]:
     """`explain --check`'s verdict, computed by the project's own code."""
     package = answers(project)["package_name"]
-    with project_module(project, package, "core.architecture") as architecture:
+    with project_module(project, package, "explain") as architecture:
         paths: list[Path] = architecture.stale_artifacts(project)
     return sorted(path.relative_to(project).as_posix() for path in paths)
 

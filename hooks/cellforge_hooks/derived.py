@@ -2,7 +2,7 @@
 
 `docs/architecture.md`, the other generated docs (`docs/distribution.md`,
 `docs/asyncapi.json`, `docs/runbooks/`) and `.importlinter` are produced by the project's
-own code (`<package>.core.architecture`), so there is exactly one generator. Here it runs
+own code (`<package>.explain`), so there is exactly one generator. Here it runs
 in the interpreter that runs copier, with the project's `src/` on `sys.path`: that
 generator and the cells' declarations import only the standard library and pydantic
 (which copier itself depends on), so no virtualenv and no network are needed during
@@ -39,7 +39,7 @@ def project_module(project: Path, package: str, module: str) -> Iterator[ModuleT
 def refresh(project: Path, package: str) -> list[Path] | None:
     """Rewrite stale derived files; None if the project's code could not be loaded."""
     try:
-        with project_module(project, package, "core.architecture") as architecture:
+        with project_module(project, package, "explain") as architecture:
             written: list[Path] = architecture.write_artifacts(project)
     except Exception as error:  # any failure in user code must not abort the copy
         print(

@@ -39,6 +39,7 @@ from typing import Any, get_args
 from .cells import Cell, Registry
 from .codec import Codec
 from .messages import Message, kind_of, result_type
+from .names import PACKAGE
 from .transport import (
     ID_HEADER,
     NATS_DEDUPE_HEADER,
@@ -49,7 +50,6 @@ from .transport import (
 )
 
 ASYNCAPI_VERSION = "3.0.0"
-PACKAGE = __name__.split(".")[0]
 # Transport metadata: where the delivery id and the reply channel travel on each server
 # (core/transport/nats.py and redis.py; the project's tests check the NATS names).
 TRANSPORT_METADATA = {

@@ -52,8 +52,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .keyfiles import KEY_BYTES, provision
+from .names import ENV_PREFIX
 from .sealing import NONCE_BYTES, DataKeyError, Keyring, Sealed
-from .settings import ENV_PREFIX, Settings
+from .settings import Settings
 
 VERSION = 1
 DOMAIN = "cellforge-delivery"

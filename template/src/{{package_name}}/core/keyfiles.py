@@ -15,8 +15,9 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from .names import ENV_PREFIX
 from .private import write_private
-from .settings import ENV_PREFIX, Settings
+from .settings import Settings
 
 KEY_BYTES = 32
 

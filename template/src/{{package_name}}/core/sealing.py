@@ -26,8 +26,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from .keyfiles import KEY_BYTES, provision
+from .names import ENV_PREFIX
 from .private import write_private
-from .settings import ENV_PREFIX, Settings
+from .settings import Settings
 
 KEYRING_ENV = f"{ENV_PREFIX}DATA_KEYRING"
 NONCE_BYTES = 12

@@ -12,7 +12,7 @@ document (`gateway.problems`) carrying the request's correlation id.
 
 Besides the message routes: `GET /healthz` (public), `GET /openapi.json` (public, the
 schema of every route) and `GET /metrics` (the `ops.metrics` capability). While the app
-runs, a sampler records the metrics series the triggers judge (`ops/metrics/`).
+runs, a sampler records the metrics series the triggers judge (`metrics/`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from ..core.bootstrap import Runtime
+from ..bootstrap import Runtime
 from ..core.bus import Rejected
 from ..core.codec import BodyError
 from ..core.keyfiles import load_key
@@ -47,7 +47,7 @@ from ..core.settings import Settings
 from ..core.transport import TransportError, TransportTimeout
 from ..llm.ledger import Ledger
 from ..llm.metrics import UsageCollector
-from ..ops.metrics import Metrics, RouteStats, Sampler
+from ..metrics import Metrics, RouteStats, Sampler
 from . import admin, metrics
 from .apikeys import ApiKeys
 from .audit import AuditLog, refusal_entries

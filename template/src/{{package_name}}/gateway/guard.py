@@ -24,7 +24,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..ops.metrics import ConcurrentUsers
+from ..metrics import ConcurrentUsers
 from .audit import AuditLog
 from .authn import ANONYMOUS, AuthenticationFailed, Authenticator, NoCredential, Principal
 from .policy import Policy

@@ -3,7 +3,7 @@
 It is served on the gateway's own socket (there is no second listener) and needs the
 `ops.metrics` capability like any other route. Each app has its own registry and its
 own `Metrics`, so several apps in one process (tests) do not share counters. What is
-measured, and how cheaply, is described in `ops/metrics/`.
+measured, and how cheaply, is described in `metrics/`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from prometheus_client.exposition import generate_latest
 from starlette.responses import Response
 
-from ..ops.metrics import Metrics, RouteStats
+from ..metrics import Metrics, RouteStats
 
 CAPABILITY = "ops.metrics"
 

@@ -29,8 +29,9 @@ from typing import Any, Literal, Protocol
 
 import yaml
 
+from ..core.names import PACKAGE
+
 Status = Literal["pass", "warn", "fail"]
-PACKAGE = Path(__file__).resolve().parents[1].name
 
 
 @dataclass(frozen=True)

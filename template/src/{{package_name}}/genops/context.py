@@ -1,7 +1,7 @@
 """The code and docs a model (or a maintainer) has to read stay a readable size.
 
 It measures the same files as the `repo_context_bytes` metric that feeds the
-`context_size` trigger (`ops/metrics/context.py`): the `.py`, `.md`, `.yml`, `.yaml`,
+`context_size` trigger (`metrics/context.py`): the `.py`, `.md`, `.yml`, `.yaml`,
 `.toml` and `.json` files under `src/`, `tests/` and `docs/`, plus `blueprint.yml` and
 `README.md`. Under `src/` the template-owned files (those `.cellforge-state.json` lists)
 are left out, as they are never edited and are read through the docs generated from
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..llm.tokens import estimate_tokens
-from ..ops.metrics.context import context_files
+from ..metrics.context import context_files
 from . import Project, Verdict
 
 GATE = "context"

@@ -14,7 +14,7 @@ One protocol, three adapters, each in a sibling module imported only when config
   crashed worker left unacknowledged.
 - `nats`: NATS JetStream with a durable pull consumer per cell and explicit acks.
 
-The contract, which `tests/cellforge/test_transport_contract.py` runs against all three:
+The contract, which `tests/cellforge/core/test_transport_contract.py` runs against all three:
 
 - `call` delivers at least once and waits for the reply, never longer than its timeout
   (`TransportTimeout`); a reply to a message id arrives at most once.

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ...core.names import ENV_PREFIX, PROG
+
 DEFAULT_TAG = "0.1.0"
 DEFAULT_REPLICAS = 2
 # Where the container keeps its state (SQLite files, the audit log, key files): the one
@@ -78,8 +80,6 @@ def facts_of(root: Path, blueprint: Mapping[str, Any] | None = None) -> Facts:
     has read it already (`explain` reads it once for every document); defaults without
     one."""
     import yaml
-
-    from ...cli import ENV_PREFIX, PROG  # written by the template
 
     if blueprint is None:
         path = root / "blueprint.yml"

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Literal, Protocol, TextIO, TypeVar
 
+from ...core.names import PROG
+
 T = TypeVar("T")
 Mode = Literal["dry-run", "ask", "apply"]
 REFUSED = 2
@@ -158,7 +160,6 @@ def registry() -> dict[str, Runbook[Any]]:
 
 
 def prog() -> str:
-    from ...cli import PROG
 
     return PROG
 

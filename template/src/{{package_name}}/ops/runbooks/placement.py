@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ...core.names import ENV_PREFIX, PACKAGE
 from . import (
     Invocation,
     Param,
@@ -38,7 +39,6 @@ from . import (
 BLUEPRINT = "blueprint.yml"
 IN_PROCESS = "in-process"
 TRANSPORTS = ("redis", "nats")
-PACKAGE = __name__.split(".")[0]
 PLACEMENTS_FILE = f"src/{PACKAGE}/core/placements.py"
 # What the template applies from: a change there must be this runbook's alone.
 SHARED_STATE = (BLUEPRINT, ".copier-answers.yml", ".cellforge-state.json", f"src/{PACKAGE}")
@@ -368,8 +368,6 @@ def apply_checks(move: Move) -> str:
     """Runs them in the project's root, with its `src/` first on the import path."""
     import subprocess
 
-    from ...cli import ENV_PREFIX
-
     env = environment_for(move.root, drop=[f"{ENV_PREFIX}PLACEMENTS"])
     move.checks = []
     for name, command in _check_commands(move):
@@ -402,7 +400,6 @@ def _lines(pairs: list[tuple[str, str]]) -> str:
 
 
 def _instructions(move: Move) -> str:
-    from ...cli import ENV_PREFIX
     from ...core.settings import Settings
 
     cli, cell = f"uv run {prog()}", move.cell

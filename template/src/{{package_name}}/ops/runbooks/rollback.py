@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ...core.names import PACKAGE
 from . import (
     Invocation,
     PreconditionError,
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from ..deploy import Facts
 
 BLUEPRINT = "blueprint.yml"
-PACKAGE = __name__.split(".")[0]
 COMPOSE = "deploy/compose.yaml"
 OVERLAYS = "deploy/k8s/overlays"
 

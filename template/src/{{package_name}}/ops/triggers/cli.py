@@ -73,8 +73,8 @@ def _blueprint(path: Path) -> dict[str, Any] | None:
 
 
 def check(args: argparse.Namespace) -> int:
+    from ...core import series
     from ...core.settings import Settings
-    from .. import series
 
     settings = Settings()
     path = Path(args.series) if args.series else settings.series_path

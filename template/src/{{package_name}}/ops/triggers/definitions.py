@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ..series import Sample
+from ...core.names import PROG
+from ...core.series import Sample
 from .thresholds import KEYS, Thresholds
 from .windows import (
     Pick,
@@ -198,6 +199,5 @@ def show(value: float | None, unit: str) -> str:
 
 
 def cli_name() -> str:
-    from ...cli import PROG  # the command's name is the project's, written by the template
 
     return PROG

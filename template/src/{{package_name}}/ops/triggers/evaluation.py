@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..series import Sample
+from ...core.series import Sample
 from .definitions import (
     CELLS_DIR,
     NO_CELL,

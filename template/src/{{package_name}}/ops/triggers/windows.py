@@ -13,7 +13,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..series import Sample
+from ...core.series import Sample
 from .thresholds import Thresholds
 
 COVERAGE = 0.9  # share of a window the samples must cover before it is judged

@@ -1,0 +1,1 @@
+"""The framework's tests of `src/<package>/sandbox/`."""
