@@ -76,10 +76,9 @@ PATH = "/notes/list-notes"
 
 def full_config(data_dir, **options):
     """The gateway as `serve` runs it: uvicorn with the project's slow-client protocol."""
-    from bench_service.bootstrap import build
+    from bench_service.bootstrap import build, create_app
     from bench_service.core.settings import Settings
     from bench_service.gateway import server
-    from bench_service.gateway.app import create_app
 
     settings = Settings(env="prod", data_dir=Path(data_dir), rate_limit="1000000/second")
     return server.config(create_app(build(settings)), settings, **options)

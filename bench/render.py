@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import copier
@@ -98,13 +99,16 @@ def rendered_file_count(template: Path, workdir: Path) -> int:
 
 
 def copier_venv(into: Path) -> str:
-    """A fresh venv with this copier version, installed by uv (no bytecode compiled)."""
+    """A fresh venv with this copier version and the extension loader the template's
+    validators need, as `uvx --with copier-template-extensions copier` makes (uv, no
+    bytecode compiled)."""
     python = into / "bin" / "python"
     subprocess.run(["uv", "venv", "-q", "--python", sys.executable, str(into)], check=True)
-    subprocess.run(
-        ["uv", "pip", "install", "-q", "--python", str(python), f"copier=={copier.__version__}"],
-        check=True,
-    )
+    packages = [
+        f"copier=={copier.__version__}",
+        f"copier-template-extensions=={version('copier-template-extensions')}",
+    ]
+    subprocess.run(["uv", "pip", "install", "-q", "--python", str(python), *packages], check=True)
     return str(python)
 
 

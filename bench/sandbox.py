@@ -81,7 +81,9 @@ from bench_service.sandbox import cgroups, seccomp
 from bench_service.sandbox.backends import BACKENDS, ENVIRONMENT, PYTHON, Bwrap, Placement
 from bench_service.sandbox.limits import MIB, Policy
 from bench_service.sandbox.pool import WarmPool
-from bench_service.sandbox.runner import Sandbox, reap_orphans, task_uid
+from bench_service.sandbox.reaping import reap_orphans
+from bench_service.sandbox.runner import Sandbox
+from bench_service.sandbox.uids import task_uid
 
 SOURCE, EXPECTED = "print(1)", b"1\\n"
 ARGV = [PYTHON, "-I", "-S", "-c", SOURCE]

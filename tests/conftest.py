@@ -98,14 +98,15 @@ def assert_hygienic(project: Path) -> None:
 
 
 def assert_vendored_hooks_verbatim(project: Path) -> None:
-    """`.cellforge/` is this repository's `hooks/` (but the cell skeletons, which only the
-    copier task uses), copied byte for byte, and nothing else."""
+    """`.cellforge/` is this repository's `hooks/` (but the cell skeletons and the
+    validators' Jinja extension, which only copier uses), copied byte for byte, and
+    nothing else."""
     source = TEMPLATE / "hooks"
     vendored = project / ".cellforge"
     expected = {
         p.relative_to(source): p.read_bytes()
         for p in source.rglob("*")
-        if p.is_file() and not {"__pycache__", "skeletons"} & set(p.parts)
+        if p.is_file() and not {"__pycache__", "skeletons", "jinja_rules.py"} & set(p.parts)
     }
     found = {p.relative_to(vendored): p.read_bytes() for p in vendored.rglob("*") if p.is_file()}
     assert found == expected, "the vendored hooks differ from hooks/"

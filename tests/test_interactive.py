@@ -1,4 +1,4 @@
-"""Points 2 and 9: a real interactive `copier copy`, read off an 80-column screen.
+"""A real interactive `copier copy`, read off an 80-column screen.
 
 Copier prints each question's help above its prompt and a refused answer's reason on one
 row below it; prompt_toolkit clips both at the terminal's edge without wrapping. The

@@ -1,4 +1,4 @@
-"""Point 1 and 8: the template repository's layout, and that nothing of it leaks."""
+"""The template repository's layout, and that nothing of it leaks."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Point 7: a generated project is locked from its first commit.
+"""A generated project is locked from its first commit.
 
 The copy task writes `uv.lock` from the lock stored with the template (`locks/uv.lock`,
 see hooks/cellforge_hooks/lockfile.py), so the lock is in the first commit and a fresh

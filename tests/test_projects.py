@@ -1,4 +1,4 @@
-"""Points 5-7: every generated project is green at birth, for a matrix of answers.
+"""Every generated project is green at birth, for a matrix of answers.
 
 Each answer set is rendered, synced into a fresh venv by uv, and then checked with what
 its own README and CI run: `uv run pytest` (the user's tests, the assembled service's,

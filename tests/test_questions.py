@@ -1,4 +1,4 @@
-"""Points 2 and 9: the questions, their defaults, and a short, whole refusal of every bad answer."""
+"""The questions, their defaults, and a short, whole refusal of every bad answer."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from cellforge_hooks.jinja_rules import load_rules
 
 from .conftest import TEMPLATE, render
 
@@ -71,6 +72,8 @@ def test_the_taken_names_cover_this_interpreters_standard_library() -> None:
 # prompt's mark. tests/test_interactive.py reads both off a real 80-column screen.
 LINE_LIMIT = 76
 LONG = "x" * 200
+# The questions whose validators call the blueprint's rules (core/blueprint_rules.py).
+RULED = ("cells", "roles", "placements", "http_port")
 
 # (answers, the question that refuses them, its exact message). Together they say every
 # message a validator can say: test_every_validator_message_is_exercised holds them to it.
@@ -180,8 +183,14 @@ def validator_messages(validator: str) -> list[re.Pattern[str]]:
     return messages
 
 
+def message_pattern(template: str) -> re.Pattern[str]:
+    """A rule's message template ({name} is the refused value) as a pattern."""
+    return re.compile(".+".join(re.escape(part) for part in template.split("{name}")))
+
+
 def test_every_validator_message_is_exercised() -> None:
-    """A message no bad answer provokes is a message nobody checked the length of."""
+    """A message no bad answer provokes is a message nobody checked the length of: those
+    written in copier.yml and those of the blueprint's rules its validators call."""
     said: dict[str, list[str]] = {}
     for _, question, message in BAD_ANSWERS:
         said.setdefault(question, []).append(message)
@@ -190,11 +199,19 @@ def test_every_validator_message_is_exercised() -> None:
     assert set(validated) == set(said), "every validated question has its bad answers"
     for name, validator in validated.items():
         messages = validator_messages(validator)
-        assert messages, f"{name}: no message found in its validator"
+        if not messages:  # one of the blueprint's rules: `{{ cells | cells_problem }}`
+            assert re.fullmatch(r"{{ \w+ \| \w+_problem(\(\w+\))? }}", validator), name
+            continue
         for pattern in messages:
             assert any(pattern.fullmatch(message) for message in said[name]), (
                 f"{name}: no bad answer makes it say {pattern.pattern!r}"
             )
+    ruled = [message for name in RULED for message in said[name]]
+    for template in load_rules().MESSAGES:
+        pattern = message_pattern(template)
+        assert any(pattern.fullmatch(message) for message in ruled), (
+            f"no bad answer makes the rules say {template!r}"
+        )
 
 
 def test_help_texts_fit_an_80_column_terminal() -> None:
@@ -210,4 +227,4 @@ def test_help_texts_fit_an_80_column_terminal() -> None:
             assert line.strip() and len(line) <= LINE_LIMIT, f"{name}: {line!r}"
     # Plain text cannot list the reserved names from their list, so it is held to it.
     listed = set(re.findall(r"[a-z]+", asked["cells"]["help"].split("template's own:")[1]))
-    assert listed == set(asked["reserved_cell_names"]["default"].split())
+    assert listed == set(load_rules().RESERVED_CELL_NAMES)

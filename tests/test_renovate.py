@@ -1,4 +1,4 @@
-"""Point 8: a generated project stays current through reviewed pull requests.
+"""A generated project stays current through reviewed pull requests.
 
 Its `renovate.json` is valid against Renovate's own schema (check-jsonschema's vendored
 copy), turns on Renovate's copier manager (template updates, with `--trust` because the

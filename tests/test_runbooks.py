@@ -1,10 +1,10 @@
-"""Issue 6, point 6: the placement runbooks end to end, in a generated project committed to
-git with its pre-commit hooks installed, through the real regeneration loop.
+"""The placement runbooks end to end, in a generated project committed to git with its
+pre-commit hooks installed, through the real regeneration loop.
 
 One project serves the whole story (generating and syncing one is the slow part): a dry
 run changes nothing; `promote-cell notes --to redis --yes` without a terminal moves the
-cell (one line of blueprint.yml, the user's comments kept; core/placements.py, the
-answers and the settings follow) and prints how to deploy the worker; the result commits
+cell (one line of blueprint.yml, the user's comments kept; the answers, the derived
+files and the settings, which read the typed blueprint, follow) and prints how to deploy the worker; the result commits
 cleanly through the hooks; `demote-cell` brings it back to the committed text; and on a
 terminal the runbook asks, and a typed "y" applies.
 """
@@ -12,6 +12,7 @@ terminal the runbook asks, and a typed "y" applies.
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 from pathlib import Path
 
@@ -25,8 +26,16 @@ from .conftest import TEMPLATE, commit, generate_committed, project_env, render,
 
 pytestmark = pytest.mark.slow
 
-PLACEMENTS = "src/my_service/core/placements.py"
+PROBE = "import json; from my_service.core.settings import Settings; "
+PROBE += "print(json.dumps(Settings().placements))"
 COMMENT = "# notes moves out when its trigger fires (ours, keep it)\n"
+
+
+def settings_placements(project: Path, env: dict[str, str]) -> dict[str, str]:
+    """The placements the project's settings read in a new process."""
+    done = run(["uv", "run", "python", "-c", PROBE], project, env)
+    placed: dict[str, str] = json.loads(done.stdout.splitlines()[-1])
+    return placed
 
 
 def runbook(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -97,7 +106,7 @@ def test_promote_and_demote_a_cell_through_the_regeneration_loop(tmp_path: Path)
     assert [(a, b) for a, b in lines if a != b] == [
         ("    placement: in-process", "    placement: {worker: redis}")
     ]
-    assert '"notes": "redis",' in (project / PLACEMENTS).read_text(encoding="utf-8")
+    assert settings_placements(project, env) == {"notes": "redis"}
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text(encoding="utf-8"))
     assert answers["placements"] == {"notes": "redis"}
     assert 'the settings read placements {"notes": "redis"}' in out
@@ -108,7 +117,7 @@ def test_promote_and_demote_a_cell_through_the_regeneration_loop(tmp_path: Path)
     changed = sorted(line[3:] for line in status(project))
     derived = [path for path in changed if path.startswith(("deploy/", "docs/"))]
     assert sorted(set(changed) - set(derived)) == sorted(
-        [".cellforge-state.json", ".copier-answers.yml", "blueprint.yml", PLACEMENTS]
+        [".cellforge-state.json", ".copier-answers.yml", "blueprint.yml"]
     )
     # What is generated from the blueprint follows: the architecture page and deploy/.
     assert "docs/architecture.md" in derived and "deploy/compose.yaml" in derived
@@ -124,7 +133,7 @@ def test_promote_and_demote_a_cell_through_the_regeneration_loop(tmp_path: Path)
     assert demoted.returncode == 0, demoted.stdout + demoted.stderr
     assert placement(project, "notes") == "in-process"
     assert blueprint.read_text(encoding="utf-8") == ours
-    assert '"notes"' not in (project / PLACEMENTS).read_text(encoding="utf-8")
+    assert settings_placements(project, env) == {}
     assert "stop it, once its redis queue is empty" in demoted.stdout
     committed(project, env, "demote notes")
 
@@ -153,7 +162,7 @@ def test_promote_and_demote_a_cell_through_the_regeneration_loop(tmp_path: Path)
         child.close()
     assert child.exitstatus == 0, child.before
     assert placement(project, "billing") == {"worker": "nats"}
-    assert '"billing": "nats",' in (project / PLACEMENTS).read_text(encoding="utf-8")
+    assert settings_placements(project, env) == {"billing": "nats"}
 
 
 def test_the_template_renders_the_runbook_pages(tmp_path: Path) -> None:

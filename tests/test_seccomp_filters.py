@@ -1,4 +1,4 @@
-"""Issue 15, point 5: the sandbox's seccomp filters are libseccomp's work, reproducibly.
+"""The sandbox's seccomp filters are libseccomp's work, reproducibly.
 
 The generated package ships prebuilt classic-BPF programs (`sandbox/filters/`) so that
 projects need no libseccomp. This test rebuilds them from the profile with

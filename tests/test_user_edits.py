@@ -1,4 +1,4 @@
-"""Issue 14, point 4: the user's own edits never break the template's checks.
+"""The user's own edits never break the template's checks.
 
 One project lives through the edits a team makes in its first weeks, each made as a user
 makes it (a YAML dumper, `git commit` with the installed hooks, `uv add`) and each
@@ -151,7 +151,7 @@ def test_the_users_own_edits_keep_every_template_check_green(project: Path) -> N
     # (e) the roles renamed.
     change_blueprint(project, rename_roles)
     commit_as_a_user(project, "blueprint: our role names", env)
-    assert '"owner"' in (project / "src/my_service/core/roles.py").read_text("utf-8")
+    assert "| `owner` |" in (project / "docs/architecture.md").read_text("utf-8")
     assert_green(project, env)
 
     # (f) a dependency of the team's own.

@@ -1,4 +1,4 @@
-"""Issue 14, points 1 and 6: the user's loop, run the way the README and the docs tell it.
+"""The user's loop, run the way the README and the docs tell it.
 
 - The README's generate command, verbatim, in a clone of the template that has tags, and
   the post-copy message's set-up commands, verbatim. Then a cell added through
@@ -95,7 +95,10 @@ def test_the_readme_path_works_end_to_end(tmp_path: Path) -> None:
     assert "_commit: v2\n" in (project / ".copier-answers.yml").read_text()
 
     # (iii) Copier's own update works on the project as it is.
-    updated = run(["uvx", "copier", "update", "--trust", "--defaults"], project, env)
+    # With the extension the template's validators load (docs/questions.md says so).
+    plain_update = ["uvx", "--with", "copier-template-extensions", "copier", "update"]
+    assert " ".join(plain_update) in (TEMPLATE / "docs/questions.md").read_text()
+    updated = run([*plain_update, "--trust", "--defaults"], project, env)
     assert "Traceback" not in said(updated)
     assert "_commit: v2\n" in (project / ".copier-answers.yml").read_text()
     assert (project / "src/my_service/cells/billing/handlers.py").is_file()

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Cellforge's hooks: what copier tasks (and later pre-commit) run on a generated project.
 
 - `skeleton`: create missing cells from the skeleton, never touching an existing one.

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """From `blueprint.yml` to copier answers, and from one blueprint to the next.
 
 Only the keys the template consumes are read here; the project's own
@@ -13,6 +14,7 @@ PORT_KEY = ("service", "http_port")
 
 
 def read(path: Path) -> dict[str, Any]:
+    # optional integration: pyyaml (post-render also runs as `python -S`, without it)
     import yaml
 
     data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}

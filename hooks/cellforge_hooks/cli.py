@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Command line of the hooks: `python <template>/hooks ...` or, in a generated project,
 `uv run python .cellforge ...` (the same code, vendored by the template).
 
@@ -17,10 +18,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-OWNED_HINT = (
-    "change blueprint.yml or update the template instead "
-    "(emergency escape hatch: SKIP=cellforge-owned git commit ...)"
-)
+from . import owned, source, state
+from .derived import refresh
+from .lockfile import write_initial_lock
+from .migrate import rename_key
+from .regenerate import regenerate as reapply
+from .rename import RenameRefused
+from .rename import rename_cell as rename_files
+from .skeleton import materialise_cells
+
+ESCAPE_HATCH = "(emergency escape hatch: SKIP=cellforge-owned git commit ...)"
+OWNED_HINT = f"change blueprint.yml or update the template instead {ESCAPE_HATCH}"
 
 
 SCRATCH_RENDER = re.compile(r"copier\._main\.(old|new)_copy\.")
@@ -32,11 +40,6 @@ def is_copier_scratch(project: Path) -> bool:
 
 
 def post_render(args: argparse.Namespace) -> int:
-    from . import state
-    from .derived import refresh
-    from .lockfile import write_initial_lock
-    from .skeleton import materialise_cells
-
     project = Path(args.project)
     if is_copier_scratch(project):
         # `copier update` renders the old and the new version in scratch folders, runs
@@ -62,8 +65,6 @@ def post_render(args: argparse.Namespace) -> int:
 
 def record_template_source(project: Path, rendered_from: Path) -> None:
     """Never leave a relative or unreachable template source silently recorded."""
-    from . import source
-
     recorded = source.recorded(project)
     if recorded and source.is_relative_path(recorded):
         typed, recorded = recorded, source.origin_of(rendered_from)
@@ -86,34 +87,29 @@ def record_template_source(project: Path, rendered_from: Path) -> None:
 
 
 def regenerate(args: argparse.Namespace) -> int:
-    from .regenerate import regenerate as run
-
-    return run(Path(args.project), template_ref=args.template_ref)
+    return reapply(Path(args.project), template_ref=args.template_ref)
 
 
 def check_owned(args: argparse.Namespace) -> int:
-    from .state import hand_edited
-
-    edited = hand_edited(Path(args.project))
-    for path in edited:
-        print(f"{path}: template-owned file edited by hand: {OWNED_HINT}", file=sys.stderr)
-    return 1 if edited else 0
+    """Hand edits of template-owned files, and ownership markers that lie (`owned.py`)."""
+    project = Path(args.project)
+    # Without copier's answers (a bare checkout) no path is known to be the user's.
+    answered = (project / source.ANSWERS_FILE).is_file()
+    package = source.read_answers(project).get("package_name", "") if answered else ""
+    found = owned.problems(project, str(package))
+    for path, problem in found.items():
+        hint = OWNED_HINT if problem in (owned.EDITED, owned.UNMARKED) else ESCAPE_HATCH
+        print(f"{path}: {problem}: {hint}", file=sys.stderr)
+    return 1 if found else 0
 
 
 def rename_cell(args: argparse.Namespace) -> int:
-    from .rename import rename_cell as rename
-    from .source import read_answers
-
     project = Path(args.project)
-    answers = read_answers(project)
-    from .derived import refresh
-    from .rename import RenameRefused
-    from .state import load
-
-    fresh = load(project).get("fresh_skeletons", {})
+    answers = source.read_answers(project)
+    fresh = state.load(project).get("fresh_skeletons", {})
     assert isinstance(fresh, dict)
     try:
-        touched = rename(project, answers["package_name"], args.old, args.new, fresh)
+        touched = rename_files(project, answers["package_name"], args.old, args.new, fresh)
     except RenameRefused as refusal:
         print(f"cellforge: rename refused: {refusal}", file=sys.stderr)
         return 1
@@ -125,8 +121,6 @@ def rename_cell(args: argparse.Namespace) -> int:
 
 
 def set_source(args: argparse.Namespace) -> int:
-    from . import source, state
-
     project = Path(args.project)
     given = args.source
     new = given if source.is_remote(given) else str(Path(given).expanduser().resolve())
@@ -141,8 +135,6 @@ def set_source(args: argparse.Namespace) -> int:
 
 
 def migrate(args: argparse.Namespace) -> int:
-    from .migrate import rename_key
-
     path = Path(args.project) / args.file
     if rename_key(path, args.old, args.new):
         print(f"cellforge: {args.file}: renamed {args.old} to {args.new}")

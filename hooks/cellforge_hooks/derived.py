@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Refresh the files a generated project derives from its cell registry.
 
 `docs/architecture.md`, the other generated docs (`docs/distribution.md`,

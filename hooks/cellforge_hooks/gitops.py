@@ -1,33 +1,19 @@
-"""The few git operations the regenerate hook needs, each a plain `git` call."""
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
+"""The few git operations the regenerate hook needs beyond a single call (`.git`)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-IDENTITY = ["-c", "user.name=cellforge", "-c", "user.email=cellforge@localhost"]
+from .git import git, output
 
-
-def git(cwd: Path, *args: str, check: bool = True, stdin: bytes | None = None) -> str:
-    done = subprocess.run(
-        ["git", *IDENTITY, *args], cwd=cwd, input=stdin, capture_output=True, check=False
-    )
-    if check and done.returncode != 0:
-        raise GitError(f"git {' '.join(args)} failed: {done.stderr.decode(errors='replace')}")
-    return done.stdout.decode(errors="replace")
-
-
-def git_bytes(cwd: Path, *args: str) -> bytes:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=True).stdout
-
-
-class GitError(RuntimeError):
-    pass
+# Who the scratch worktree's commit is by: it never leaves the scratch worktree.
+IDENTITY = ("-c", "user.name=cellforge", "-c", "user.email=cellforge@localhost")
 
 
 # A git hook runs with these set for the repository being committed; every git started
@@ -53,16 +39,16 @@ def scratch_worktree(project: Path) -> Iterator[Path]:
     """A detached worktree of HEAD: a clean place for `copier update`, removed after."""
     parent = Path(tempfile.mkdtemp(prefix="cellforge-"))
     tree = parent / "tree"
-    git(project, "worktree", "add", "--quiet", "--detach", str(tree), "HEAD")
+    output(project, "worktree", "add", "--quiet", "--detach", str(tree), "HEAD")
     try:
         yield tree
     finally:
-        git(project, "worktree", "remove", "--force", str(tree), check=False)
+        git(project, "worktree", "remove", "--force", str(tree))
         shutil.rmtree(parent, ignore_errors=True)
-        git(project, "worktree", "prune", check=False)
+        git(project, "worktree", "prune")
 
 
 def deleted_in_history(project: Path) -> set[str]:
     """Paths that some commit deleted: the user chose to be rid of them."""
-    listed = git(project, "log", "--diff-filter=D", "--name-only", "--format=", "HEAD")
+    listed = output(project, "log", "--diff-filter=D", "--name-only", "--format=", "HEAD")
     return {line for line in listed.splitlines() if line}

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """`uv.lock` from the first commit: the lock the template was tested with, made the project's.
 
 Running `uv lock` in the copy task would need the network and add seconds to every

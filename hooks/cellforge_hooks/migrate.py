@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Blueprint migrations that copier's `_migrations` run when a project crosses a version.
 
 `rename-key` renames one key in `blueprint.yml` in place: the key's text is spliced out
@@ -12,6 +13,7 @@ from pathlib import Path
 
 def rename_key(path: Path, old: str, new: str) -> bool:
     """Rename the key at dotted path `old` to the last part of `new`; False if absent."""
+    # optional integration: pyyaml (post-render also runs as `python -S`, without it)
     import yaml
 
     text = path.read_text(encoding="utf-8")
@@ -24,6 +26,8 @@ def rename_key(path: Path, old: str, new: str) -> bool:
         node = next((v for k, v in getattr(node, "value", []) if k.value == step), None)
         if not isinstance(node, yaml.MappingNode):
             return False
+    if not isinstance(node, yaml.MappingNode):
+        return False  # an empty file, or a top level that is not a mapping
     for key, _value in node.value:
         if key.value == leaf:
             start, end = key.start_mark.index, key.end_mark.index

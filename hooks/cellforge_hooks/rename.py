@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """`rename-cell OLD NEW`: finish renaming a cell after `blueprint.yml` renamed it.
 
 The regenerate hook created NEW from the skeleton and left OLD untouched. This moves

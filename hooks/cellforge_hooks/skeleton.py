@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Materialise cells from the skeleton: create what is missing, never overwrite.
 
 A cell named `notes` gets the notes example; any other name gets the generic example

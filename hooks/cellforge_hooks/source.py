@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Where the template comes from: `_src_path` in `.copier-answers.yml`.
 
 Copier records the source as it was typed and resolves it again on every update,
@@ -23,7 +24,7 @@ import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .gitops import git
+from .git import git
 
 ANSWERS_FILE = ".copier-answers.yml"
 KEY = "_src_path"
@@ -53,6 +54,7 @@ def is_relative_path(source: str) -> bool:
 
 
 def read_answers(project: Path) -> dict[str, Any]:
+    # optional integration: pyyaml (post-render also runs as `python -S`, without it)
     import yaml
 
     answers: dict[str, Any] = yaml.safe_load((project / ANSWERS_FILE).read_text("utf-8")) or {}
@@ -72,6 +74,7 @@ def recorded_version(project: Path) -> list[str]:
 
 def record(project: Path, source: str) -> None:
     """Rewrite the `_src_path` line only: the rest of copier's file stays byte for byte."""
+    # optional integration: pyyaml (post-render also runs as `python -S`, without it)
     import yaml
 
     path = project / ANSWERS_FILE
@@ -91,7 +94,7 @@ def origin_of(rendered_from: Path) -> str:
     """
     folder = rendered_from.resolve()
     if _git_root(folder) == folder:
-        url = git(folder, "config", "--get", "remote.origin.url", check=False).strip()
+        url = git(folder, "config", "--get", "remote.origin.url").stdout.strip()
         if url:
             return url if is_remote(url) else os.path.normpath(url)
     return str(folder)
@@ -131,10 +134,10 @@ def problem(source: str | None, versions: list[str]) -> Problem | None:
 
 def has_version(repository: Path, version: str) -> bool:
     revision = f"{version}^{{commit}}"
-    found = git(repository, "rev-parse", "--verify", "--quiet", revision, check=False)
-    return bool(found.strip())
+    found = git(repository, "rev-parse", "--verify", "--quiet", revision)
+    return bool(found.stdout.strip())
 
 
 def _git_root(folder: Path) -> Path | None:
-    top = git(folder, "rev-parse", "--show-toplevel", check=False).strip()
+    top = git(folder, "rev-parse", "--show-toplevel").stdout.strip()
     return Path(top).resolve() if top else None

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """`.cellforge-state.json`: what the template last applied, for fast and honest checks.
 
 - `blueprint_sha256`: the hash of `blueprint.yml` at the last apply. The regenerate hook
@@ -62,6 +63,7 @@ def owned_by_template(package: str) -> tuple[str, ...]:
         ".github/",
         ".cellforge/",
         "deploy/",
+        "docs/sandbox.md",  # the threat model: the template's, like the sandbox itself
         ".copier-answers.yml",
     )
 
@@ -95,7 +97,7 @@ def record(
         for file in [made] if made.is_file() else sorted(made.rglob("*")):
             if file.is_file():
                 fresh[file.relative_to(project).as_posix()] = sha256(file)
-    state = {
+    state: dict[str, object] = {
         "blueprint_sha256": sha256(blueprint) if blueprint.exists() else None,
         "owned": owned,
         "fresh_skeletons": fresh,

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The regenerate hook's report, in words: files, cells, routes and contracts that changed."""
 
 from __future__ import annotations

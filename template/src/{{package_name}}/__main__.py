@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """`python -m <package>` runs the same CLI as the installed command.
 
 It exists for the places where the console script is not on PATH: the project's own

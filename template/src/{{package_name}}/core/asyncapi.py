@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The AsyncAPI 3.0 document of the cells' wire format, generated from the registry.
 
 A cell placed on a worker is reached over Redis Streams or NATS (`core.transport`) with
@@ -25,7 +26,8 @@ travels sealed and signed (`core/envelope.py`): on the wire it is a
 `transport.SignedEnvelope`, and each message's `payload` here is what its `sealed` field
 opens to; `x-cellforge-envelope` says how to seal, sign and check one. Schemas
 are kept to what JSON Schema draft-07 (AsyncAPI's default schema format) and 2020-12
-read alike, since pydantic writes 2020-12.
+read alike, since pydantic writes 2020-12. The transports' part of the document (headers,
+metadata, the envelope) is data, declared in `asyncapi_wire.py`.
 """
 
 from __future__ import annotations
@@ -36,13 +38,24 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, get_args
 
+from pydantic import TypeAdapter
+
+from .asyncapi_wire import (
+    CALL_HEADERS,
+    ENVELOPE,
+    ENVELOPE_SCHEMA,
+    EVENT_HEADERS,
+    REPLY_CHANNEL,
+    SIGNED_ENVELOPE,
+    TRANSPORT_METADATA,
+    headers,
+)
 from .cells import Cell, Registry
 from .codec import Codec
 from .messages import Message, kind_of, result_type
 from .names import PACKAGE
 from .transport import (
     ID_HEADER,
-    NATS_DEDUPE_HEADER,
     REPLY_TO_HEADER,
     Status,
     inbox,
@@ -50,98 +63,13 @@ from .transport import (
 )
 
 ASYNCAPI_VERSION = "3.0.0"
-# Transport metadata: where the delivery id and the reply channel travel on each server
-# (core/transport/nats.py and redis.py; the project's tests check the NATS names).
-TRANSPORT_METADATA = {
-    "nats": {
-        "inbox": (
-            "a subject of the namespace's JetStream stream (work-queue retention), read by "
-            "the durable pull consumer `inbox_<cell>` with explicit acks"
-        ),
-        "body": "the message data",
-        "id": f"the header {ID_HEADER}, and {NATS_DEDUPE_HEADER} so JetStream drops a duplicate",
-        "reply_to": f"the header {REPLY_TO_HEADER}",
-        "reply": "a plain NATS message published to the reply address",
-    },
-    "redis": {
-        "inbox": "a stream read by the consumer group `<cell>`; XACK and XDEL once answered",
-        "body": "the entry's field `body`",
-        "id": "the entry's field `id`",
-        "reply_to": "the entry's field `reply_to` (empty for events)",
-        "reply": "LPUSH onto the list at the reply address (the caller reads it with BLPOP)",
-    },
-}
-CALL_HEADERS = "transport.CallHeaders"
-EVENT_HEADERS = "transport.EventHeaders"
-REPLY_CHANNEL = "reply"
-ID_SCHEMA = {
-    "type": "string",
-    "description": (
-        "The delivery id: the idempotency key, kept when a delivery comes again. "
-        "Redis Streams: the entry field `id`."
-    ),
-}
-REPLY_TO_SCHEMA = {
-    "type": "string",
-    "description": (
-        "The caller's reply channel, `{namespace}.reply.{instance}`. "
-        "Redis Streams: the entry field `reply_to`."
-    ),
-}
-NATS_DEDUPE_SCHEMA = {
-    "type": "string",
-    "description": "NATS only: the delivery id again, so JetStream drops a duplicate.",
-}
-# The envelope of core/envelope.py, written out rather than imported: this module also
-# runs where `cryptography` is missing (the docs generator, in copier's interpreter). The
-# project's tests check real envelopes, and an implementation of these words, against it.
-SIGNED_ENVELOPE = "transport.SignedEnvelope"
-ENVELOPE_SCHEMA = {
-    "title": "A signed, sealed body",
-    "type": "object",
-    "description": "What travels as the body of every delivery and reply.",
-    "required": ["v", "id", "kid", "ts", "sealed", "mac"],
-    "additionalProperties": False,
-    "properties": {
-        "v": {"type": "integer", "const": 1, "description": "The envelope's version."},
-        "id": {"type": "string", "description": "The delivery id (the same as the metadata's)."},
-        "kid": {"type": "string", "description": "The id of the delivery key that signed it."},
-        "ts": {"type": "integer", "description": "When it was sealed: ms since the epoch."},
-        "sealed": {"type": "string", "contentEncoding": "base64", "description": "The body."},
-        "mac": {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "HMAC-SHA256."},
-    },
-}
-ENVELOPE = {
-    "keys": (
-        "The delivery keyring: the file `delivery.keyring` in the keys folder, or the "
-        "environment variable `<PREFIX>DELIVERY_KEYRING`; JSON "
-        '`{"active": <key id>, "keys": {<key id>: <32 bytes in hex>}}`. The active key '
-        "signs; every key of the ring verifies (rotation: add, activate, drop the old "
-        "key after the replay window)."
-    ),
-    "subkeys": (
-        "From each key, by HKDF-SHA256 (no salt, 32 bytes): the MAC key with info "
-        "`cellforge delivery mac`, the sealing key with info `cellforge delivery seal`."
-    ),
-    "sealed": (
-        "base64 of a random 12-byte nonce followed by AES-256-GCM(sealing key, nonce, "
-        "body, associated data `<id>\\0<cell>\\0<kid>`), where body is the message's "
-        "`payload` in this document (a codec envelope, or a reply body)."
-    ),
-    "mac": (
-        "hex of HMAC-SHA256(MAC key of `kid`, the JSON array "
-        '`["cellforge-delivery", 1, <purpose>, <id>, <cell>, <reply_to>, <kid>, <ts>, '
-        "<sealed>]` written compactly (no spaces, non-ASCII escaped as \\uXXXX)): purpose "
-        "`delivery` on an inbox and `reply` on a reply channel; cell is the inbox's cell, "
-        'also for its replies; reply_to the delivery\'s reply channel, "" for an event.'
-    ),
-    "checks": (
-        "A receiver drops, unanswered, an envelope with an unknown `kid` or a wrong MAC, "
-        "and a copy of one it has already handled. One older than the replay window "
-        "(setting `delivery_replay_window_seconds`) or more than 30 s ahead of its clock "
-        "does not run either; its retries end among the cell's dead letters."
-    ),
-}
+DESCRIPTION = (
+    "The wire format of the cells: a worker that serves a cell takes the "
+    "messages on its inbox and answers on the caller's reply channel. Every "
+    "body travels sealed and signed in a `transport.SignedEnvelope` "
+    "(`x-cellforge-envelope`); each payload here is what it opens to. "
+    "Generated from the cell registry by `explain`; do not edit."
+)
 
 
 class AsyncApiError(ValueError):
@@ -202,8 +130,6 @@ def _schemas(
     """Each message's data schema, each command's and query's result schema, and the
     definitions they refer to, all from the codec's validators (one pydantic pass, so a
     type used twice is defined once and two types never share a name)."""
-    from pydantic import TypeAdapter
-
     inputs: list[tuple[tuple[type[Message], str], Any, TypeAdapter[Any]]] = []
     for message_type in _message_types(registry):
         inputs.append(((message_type, "data"), "validation", codec.adapter(message_type)))
@@ -305,82 +231,18 @@ def asyncapi_document(
     registry: Registry, codec: Codec | None = None, *, title: str, version: str
 ) -> dict[str, Any]:
     """The AsyncAPI 3.0 document of every cell's inbox and of the reply channel."""
-    codec = codec or Codec()
-    data, results, definitions = _schemas(registry, codec)
-    schemas: dict[str, Any] = dict(definitions)
-    messages: dict[str, Any] = {}
-    for message_type in _message_types(registry):
-        name = registry.message_name(message_type)
-        messages[name] = _message(registry, message_type, data[message_type])
-        if message_type in results:
-            reply = reply_message(name)
-            schemas[reply] = _reply(name, results[message_type])
-            messages[reply] = {
-                "name": reply,
-                "title": f"Reply to {message_type.__name__}",
-                "summary": f"The reply to {name}: its result when ok, else a reason.",
-                "contentType": "application/json",
-                "correlationId": {"location": "$message.payload#/id"},
-                "payload": _ref("components", "schemas", reply),
-                "x-cellforge-sealed-in": _ref("components", "schemas", SIGNED_ENVELOPE),
-            }
-    headers = {
-        CALL_HEADERS: _headers("A command or query on its way to a cell.", call=True),
-        EVENT_HEADERS: _headers("An event on its way to a subscriber.", call=False),
-        SIGNED_ENVELOPE: ENVELOPE_SCHEMA,
-    }
-    clashes = sorted(set(schemas) & set(headers))
-    if clashes:
-        raise AsyncApiError(f"a message type uses a name the document reserves: {clashes}")
-    schemas.update(headers)
+    data, results, definitions = _schemas(registry, codec or Codec())
+    schemas, messages = _components(registry, data, results, definitions)
     namespace = {
         "description": "The services' shared prefix (setting `transport_namespace`).",
         "default": PACKAGE,
     }
     instance = {"description": "The calling process: each has its own reply channel."}
-    channels: dict[str, Any] = {}
-    for cell in registry:
-        channels[inbox_channel(cell.name)] = {
-            "address": inbox("{namespace}", cell.name),
-            "title": f"Inbox of {cell.name}",
-            "description": cell.rationale.strip(),
-            "parameters": {"namespace": _ref("components", "parameters", "namespace")},
-            "messages": {
-                registry.message_name(t): _ref("components", "messages", registry.message_name(t))
-                for t in _inbox_messages(cell)
-            },
-        }
-    channels[REPLY_CHANNEL] = {
-        "address": reply_channel("{namespace}", "{instance}"),
-        "title": "Replies",
-        "description": "Where a worker sends the reply to a command or query.",
-        "parameters": {
-            "namespace": _ref("components", "parameters", "namespace"),
-            "instance": _ref("components", "parameters", "instance"),
-        },
-        "messages": {
-            reply_message(registry.message_name(t)): _ref(
-                "components", "messages", reply_message(registry.message_name(t))
-            )
-            for t in _message_types(registry)
-            if t in results
-        },
-    }
     return {
         "asyncapi": ASYNCAPI_VERSION,
-        "info": {
-            "title": title,
-            "version": version,
-            "description": (
-                "The wire format of the cells: a worker that serves a cell takes the "
-                "messages on its inbox and answers on the caller's reply channel. Every "
-                "body travels sealed and signed in a `transport.SignedEnvelope` "
-                "(`x-cellforge-envelope`); each payload here is what it opens to. "
-                "Generated from the cell registry by `explain`; do not edit."
-            ),
-        },
+        "info": {"title": title, "version": version, "description": DESCRIPTION},
         "defaultContentType": "application/json",
-        "channels": channels,
+        "channels": {**_inboxes(registry), REPLY_CHANNEL: _replies(registry, results)},
         "operations": _operations(registry),
         "components": {
             "schemas": schemas,
@@ -392,17 +254,80 @@ def asyncapi_document(
     }
 
 
-def _headers(description: str, *, call: bool) -> dict[str, Any]:
-    properties = {ID_HEADER: ID_SCHEMA}
-    if call:
-        properties[REPLY_TO_HEADER] = REPLY_TO_SCHEMA
-    required = list(properties)
-    properties[NATS_DEDUPE_HEADER] = NATS_DEDUPE_SCHEMA
+def _components(
+    registry: Registry,
+    data: dict[type[Message], dict[str, Any]],
+    results: dict[type[Message], dict[str, Any]],
+    definitions: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The document's schemas and messages: each message, the reply to each command and
+    query, and the transport's headers and envelope (whose names the messages may not
+    take)."""
+    schemas: dict[str, Any] = dict(definitions)
+    messages: dict[str, Any] = {}
+    for message_type in _message_types(registry):
+        name = registry.message_name(message_type)
+        messages[name] = _message(registry, message_type, data[message_type])
+        if message_type in results:
+            reply = reply_message(name)
+            schemas[reply] = _reply(name, results[message_type])
+            messages[reply] = _reply_message(message_type, name)
+    transport = {
+        CALL_HEADERS: headers("A command or query on its way to a cell.", call=True),
+        EVENT_HEADERS: headers("An event on its way to a subscriber.", call=False),
+        SIGNED_ENVELOPE: ENVELOPE_SCHEMA,
+    }
+    clashes = sorted(set(schemas) & set(transport))
+    if clashes:
+        raise AsyncApiError(f"a message type uses a name the document reserves: {clashes}")
+    return {**schemas, **transport}, messages
+
+
+def _reply_message(message_type: type[Message], name: str) -> dict[str, Any]:
+    reply = reply_message(name)
     return {
-        "type": "object",
-        "description": f"{description} NATS headers; Redis Streams entry fields.",
-        "required": required,
-        "properties": properties,
+        "name": reply,
+        "title": f"Reply to {message_type.__name__}",
+        "summary": f"The reply to {name}: its result when ok, else a reason.",
+        "contentType": "application/json",
+        "correlationId": {"location": "$message.payload#/id"},
+        "payload": _ref("components", "schemas", reply),
+        "x-cellforge-sealed-in": _ref("components", "schemas", SIGNED_ENVELOPE),
+    }
+
+
+def _inboxes(registry: Registry) -> dict[str, Any]:
+    """Channel `inbox.<cell>` of every cell: the messages it handles and subscribes to."""
+    return {
+        inbox_channel(cell.name): {
+            "address": inbox("{namespace}", cell.name),
+            "title": f"Inbox of {cell.name}",
+            "description": cell.rationale.strip(),
+            "parameters": {"namespace": _ref("components", "parameters", "namespace")},
+            "messages": {
+                registry.message_name(t): _ref("components", "messages", registry.message_name(t))
+                for t in _inbox_messages(cell)
+            },
+        }
+        for cell in registry
+    }
+
+
+def _replies(registry: Registry, results: dict[type[Message], Any]) -> dict[str, Any]:
+    """Channel `reply`: the reply to every command and query."""
+    names = [registry.message_name(t) for t in _message_types(registry) if t in results]
+    return {
+        "address": reply_channel("{namespace}", "{instance}"),
+        "title": "Replies",
+        "description": "Where a worker sends the reply to a command or query.",
+        "parameters": {
+            "namespace": _ref("components", "parameters", "namespace"),
+            "instance": _ref("components", "parameters", "instance"),
+        },
+        "messages": {
+            reply_message(name): _ref("components", "messages", reply_message(name))
+            for name in names
+        },
     }
 
 

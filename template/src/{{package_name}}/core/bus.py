@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The in-process message bus: how cells call each other without importing each other.
 
 - `send(command)`: exactly one handler; its result comes back and its errors propagate.

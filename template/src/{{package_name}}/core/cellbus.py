@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The bus as one cell sees it.
 
 A cell's handlers get this view instead of the bus itself. It passes everything through,

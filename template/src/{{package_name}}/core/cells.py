@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Cells: the modules of the monolith, and the registry that holds them.
 
 A cell declares everything the rest of the system may know about it: its name, the

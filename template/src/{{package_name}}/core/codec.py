@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Lossless JSON codec for messages and results, built on pydantic.
 
 Every message type is registered under a stable name (`<cell>.<ClassName>`), so an
@@ -5,8 +6,6 @@ encoded message says what it is and can be decoded by another process. `round_tr
 is what the dev/test middleware uses to prove that every message a cell sends would
 survive a trip over a real transport: if it does not come back equal, the send fails
 here, long before a cell is moved out of the process.
-
-pydantic is imported lazily: the registry and `explain` never need it.
 """
 
 from __future__ import annotations
@@ -16,9 +15,9 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 
+if TYPE_CHECKING:
     from .messages import Message
 
 
@@ -62,8 +61,6 @@ class Codec:
     def adapter(self, value_type: type[Any]) -> TypeAdapter[Any]:
         adapter = self._adapters.get(value_type)
         if adapter is None:
-            from pydantic import TypeAdapter
-
             adapter = self._adapters[value_type] = TypeAdapter(value_type)
         return adapter
 
@@ -103,8 +100,6 @@ class Codec:
         surrogates, nesting past its limit, integers past Python's int-str limit), and
         `refuse_ambiguous_json` what it would let through (see there).
         """
-        from pydantic import ValidationError
-
         adapter = self.adapter(message_type)
         try:
             message: Message = adapter.validate_json(body)

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Signed, sealed deliveries: the envelope every message travels in over Redis or NATS.
 
 Anyone who can write to the Redis or NATS server could otherwise call a worker's cell
@@ -6,7 +7,8 @@ anyone who can read it could read the payloads waiting in a stream. So every bod
 process sends over a transport (a call, an event, a reply) is wrapped:
 
     {"v": 1, "id": <delivery id>, "kid": <key id>, "ts": <ms since the epoch>,
-     "sealed": <base64 of nonce | AES-256-GCM ciphertext>, "mac": <hex HMAC-SHA256>}
+     "sealed": <base64 of nonce | AES-256-GCM ciphertext>, "mac": <hex HMAC-SHA256>,
+     "cid": <correlation id, only when there is one>}
 
 - `sealed`: the codec's message (or a reply body) sealed like a record (`core/sealing.py`),
   associated data `id \\0 cell \\0 kid`: unreadable at rest, and a body moved to another
@@ -16,6 +18,10 @@ process sends over a transport (a call, an event, a reply) is wrapped:
   `delivery` or `reply`, reply_to "" when none): the id and reply channel travel as
   transport metadata and the MAC binds them, so a copy with another id or reply channel,
   an event passed off as a reply, or a swapped body fails. Checked before anything opens.
+- `cid`: the correlation id of the request that caused the delivery, so the worker's log
+  lines carry it (`core/logs.py`). Sent in the clear (it is an opaque id, already in the
+  response header) and signed: when present it is appended to the MAC's array, so an
+  envelope without one has exactly the MAC it always had.
 - keys: the *delivery keyring* (`<keys_dir>/delivery.keyring` or `<PREFIX>DELIVERY_KEYRING`,
   the data keyring's JSON format, provisioned like it: never invented in prod). The active
   key signs; every key in the ring verifies. Each key gives two subkeys by HKDF-SHA256
@@ -62,6 +68,7 @@ DELIVERY_KEYRING_ENV = f"{ENV_PREFIX}DELIVERY_KEYRING"
 CLOCK_SKEW_SECONDS = 30.0  # at most this far ahead of our clock, a sender's clock may be
 REMEMBERED = 200_000  # MACs a ReplayGuard keeps at most (about 30 MB)
 FIELDS = {"v", "id", "kid", "ts", "sealed", "mac"}
+OPTIONAL = {"cid"}  # the correlation id, when the sender had one
 
 Purpose = Literal["delivery", "reply"]
 Clock = Callable[[], float]
@@ -91,6 +98,7 @@ class Opened:
     body: bytes
     mac: bytes
     sent_at: float
+    correlation_id: str = ""  # of the request that caused it; "" when none came
 
 
 def _subkey(key: bytes, job: bytes) -> bytes:
@@ -113,17 +121,25 @@ class Envelopes:
         self._seals = Keyring(active=keyring.active, keys=seals)
 
     def seal(
-        self, purpose: Purpose, delivery_id: str, cell: str, reply_to: str | None, body: bytes
+        self,
+        purpose: Purpose,
+        delivery_id: str,
+        cell: str,
+        reply_to: str | None,
+        body: bytes,
+        correlation_id: str = "",
     ) -> bytes:
-        """`body` sealed and signed under the active key, as envelope bytes."""
+        """`body` sealed and signed under the active key, as envelope bytes; with the
+        correlation id of the request that caused it, if any."""
         sealed = self._seals.seal(body, _label(delivery_id, cell))
         text = base64.b64encode(sealed.nonce + sealed.ciphertext).decode()
         ts = int(self.clock() * 1000)
-        mac = self._mac(self.active, purpose, delivery_id, cell, reply_to, ts, text)
+        mac = self._mac(self.active, purpose, delivery_id, cell, reply_to, ts, text, correlation_id)
         envelope = {"v": VERSION, "id": delivery_id, "kid": self.active, "ts": ts}
-        return json.dumps(
-            {**envelope, "sealed": text, "mac": mac.hex()}, separators=(",", ":")
-        ).encode()
+        signed = {**envelope, "sealed": text, "mac": mac.hex()}
+        if correlation_id:
+            signed["cid"] = correlation_id
+        return json.dumps(signed, separators=(",", ":")).encode()
 
     def open(
         self, purpose: Purpose, delivery_id: str, cell: str, reply_to: str | None, data: bytes
@@ -146,16 +162,17 @@ class Envelopes:
         """Envelope `data`, checked like `open` but for its age, sealed and signed anew
         now: for an operator putting an `Untimely` dead letter back into its inbox."""
         opened = self._verified(purpose, delivery_id, cell, reply_to, data)
-        return self.seal(purpose, delivery_id, cell, reply_to, opened.body)
+        return self.seal(purpose, delivery_id, cell, reply_to, opened.body, opened.correlation_id)
 
     def _verified(
         self, purpose: Purpose, delivery_id: str, cell: str, reply_to: str | None, data: bytes
     ) -> Opened:
         envelope, raw = _parse(data)
         kid, ts, text = envelope["kid"], envelope["ts"], envelope["sealed"]
+        cid = envelope.get("cid", "")
         if kid not in self._macs:
             raise Refused("unknown key", f"key id {kid!r} is not in the delivery keyring")
-        expected = self._mac(kid, purpose, delivery_id, cell, reply_to, ts, text)
+        expected = self._mac(kid, purpose, delivery_id, cell, reply_to, ts, text, cid)
         try:
             presented = bytes.fromhex(envelope["mac"])
         except ValueError:
@@ -167,7 +184,7 @@ class Envelopes:
             body = self._seals.open(sealed, _label(delivery_id, cell))
         except DataKeyError:  # the MAC held, so only a sender's bug gets here
             raise Refused("unopenable", "the sealed body does not open") from None
-        return Opened(body, presented, ts / 1000)
+        return Opened(body, presented, ts / 1000, cid)
 
     def _mac(
         self,
@@ -178,8 +195,11 @@ class Envelopes:
         reply_to: str | None,
         ts: int,
         sealed: str,
+        correlation_id: str,
     ) -> bytes:
         fields = [DOMAIN, VERSION, purpose, delivery_id, cell, reply_to or "", kid, ts, sealed]
+        if correlation_id:  # only when there is one: an envelope without keeps its MAC
+            fields.append(correlation_id)
         signed = json.dumps(fields, separators=(",", ":")).encode()
         return hmac.new(self._macs[kid], signed, hashlib.sha256).digest()
 
@@ -191,9 +211,10 @@ def _parse(data: bytes) -> tuple[dict[str, Any], bytes]:
         envelope = json.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise Refused("unsigned", "the body is not an envelope") from None
-    if not isinstance(envelope, dict) or set(envelope) != FIELDS:
+    if not isinstance(envelope, dict) or not FIELDS <= set(envelope) <= FIELDS | OPTIONAL:
         raise Refused("unsigned", "the body is not an envelope")
-    strings = all(isinstance(envelope[name], str) for name in ("id", "kid", "sealed", "mac"))
+    named = ("id", "kid", "sealed", "mac", *(OPTIONAL & set(envelope)))
+    strings = all(isinstance(envelope[name], str) for name in named)
     numbers = all(type(envelope[name]) is int for name in ("v", "ts"))  # not bool, not float
     if envelope["v"] != VERSION or not strings or not numbers:
         raise Refused("unsigned", "the envelope's fields have the wrong types")

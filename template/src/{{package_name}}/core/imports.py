@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The project's import graph, read statically with `ast`.
 
 Used by `explain` to draw which parts of the service import which. Modules are grouped

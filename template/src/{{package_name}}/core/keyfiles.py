@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Key material, from the environment or from files outside version control.
 
 A secret named `audit` is read from the `<PREFIX>AUDIT_KEY` environment variable (hex)

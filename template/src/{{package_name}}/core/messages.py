@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Typed messages: the only way cells talk to each other.
 
 A message is a frozen dataclass that subclasses `Command`, `Query` or `Event`; what a

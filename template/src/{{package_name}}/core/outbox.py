@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Effects once, events never lost: each cell's unit of work and its outbox.
 
 A command or event handler runs inside a *unit of work* on its cell's database: one SQLite

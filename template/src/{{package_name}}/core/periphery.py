@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The sandboxed peripheries as bus messages: what cells may ask of the sandbox.
 
 High-risk work never runs in the service's process: running code, touching files and

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Private folders and files: what the service keeps its state and keys in.
 
 Everything the service writes under its data and keys folders is its owner's only: the

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Cells in other processes, as the bus sees them.
 
 Every process (the gateway, and each `<cli> worker --cell NAME`) loads every cell's
@@ -21,6 +22,11 @@ and acknowledged without a reply, so it neither runs nor loops. One that is ours
 `Untimely` (older than the replay window: a backlog, or a copy) does not run either, but
 is not thrown away: it goes straight to the cell's dead letters (`Undeliverable`).
 A refused *reply* fails the call as a transport error.
+
+Logs: a call or an event sealed while a request is handled carries the request's
+correlation id in its envelope; the receiving process binds the delivery's id and that
+correlation id for the delivery's task (`core/logs.py`), so every line it logs about the
+delivery, its own and the transport's, names both, and its own calls pass the id on.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import functools
 import json
 import logging
 import sqlite3
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -38,6 +45,7 @@ from .bus import Bus, Handler, Rejected
 from .cells import Registry, Wiring
 from .codec import Codec, CodecError
 from .envelope import Envelopes, Refused, ReplayGuard, Untimely
+from .logs import bind_delivery, current_correlation_id
 from .messages import Event, Message, Query, kind_of, result_type
 from .outbox import DELIVERY_ID
 from .transport import Delivery, Kind, Transport, TransportError, Undeliverable, reply_body
@@ -137,9 +145,8 @@ class Remote:
             delivery_id = call_delivery_id(message)
             transport = self.transport_for(cell)
             reply_to = reply_channel_of(transport)
-            body = self.envelopes.seal(
-                "delivery", delivery_id, cell, reply_to, self.codec.encode(message)
-            )
+            encoded, cid = self.codec.encode(message), current_correlation_id()
+            body = self.envelopes.seal("delivery", delivery_id, cell, reply_to, encoded, cid)
             sealed = await transport.call(cell, delivery_id, body, self.timeout)
             try:
                 opened = self.envelopes.open("reply", delivery_id, cell, reply_to, sealed)
@@ -166,10 +173,10 @@ class Remote:
             failed = await self.bus.deliver(event)
         finally:
             DELIVERY_ID.reset(token)
-        body = self.codec.encode(event)
+        body, cid = self.codec.encode(event), current_correlation_id()
         for cell in self.registry:
             if cell.name not in self.local and type(event) in cell.subscribes:
-                sealed = self.envelopes.seal("delivery", event_id, cell.name, None, body)
+                sealed = self.envelopes.seal("delivery", event_id, cell.name, None, body, cid)
                 await self.transport_for(cell.name).enqueue(cell.name, Delivery(event_id, sealed))
         if failed:
             raise SubscriberError(f"{failed} subscriber(s) of {type(event).__name__} failed")
@@ -187,6 +194,7 @@ class Remote:
         A delivery is opened and checked first (`core/envelope.py`); its MAC is kept as
         handled only once the handler has finished, so a redelivery of an entry whose
         handler failed or whose worker died still runs."""
+        bind_delivery(delivery.id, "")  # the id alone until the envelope is verified
         try:
             opened = self.envelopes.open(
                 "delivery", delivery.id, cell, delivery.reply_to, delivery.body
@@ -200,8 +208,12 @@ class Remote:
         except Refused as refusal:  # not ours: acknowledged, unanswered, gone
             self._refused(cell, refusal, delivery.id, "a delivery")
             return None
+        bind_delivery(delivery.id, opened.correlation_id)
+        started = time.perf_counter()
         reply = await self._run(cell, delivery.id, opened.body)
         self.replays.finished(opened)
+        elapsed = (time.perf_counter() - started) * 1000
+        log.info("cell %s: delivery handled in %.1f ms", cell, elapsed)  # a worker's access log
         if reply is None:
             return None
         return self.envelopes.seal("reply", delivery.id, cell, delivery.reply_to, reply)

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Data key rotation: re-encrypt every sealed value under a new data key, losing nothing.
 
 The sealed values of a cell's database are its records (`core/storage.py`), the events

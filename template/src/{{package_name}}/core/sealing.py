@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Encryption at rest: AES-256-GCM under a keyring of named data keys.
 
 Every sealed value carries the id of the key that sealed it and its own random 96-bit

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The recorded metrics series: one JSON object per sampling interval, one line each.
 
 The running service appends a `Sample` every `sample_seconds` (15 by default) to

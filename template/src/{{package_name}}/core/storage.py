@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Embedded storage: one SQLite database per cell, and encrypted records inside it.
 
 Each cell owns its own database file (`<data_dir>/<cell>.sqlite3`), so no cell can

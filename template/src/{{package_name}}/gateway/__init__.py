@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The gateway: the service's only listener. Every route is one bus message.
 
 One way in keeps the attack surface in one place: authentication, the capability each

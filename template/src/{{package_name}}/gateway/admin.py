@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Key management over HTTP, as bus messages the gateway itself handles.
 
 `POST /admin/issue-api-key` and `POST /admin/revoke-api-key` need the `admin.keys`
@@ -7,27 +8,22 @@ the one response that issues it, never in the audit log.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
-from ..core.bus import Bus
+from ..core.blueprint_rules import ROLE_NAME_PATTERN
+from ..core.bus import Bus, Rejected
 from ..core.messages import Command, Record
-from ..core.roles import ROLES
 from .apikeys import ApiKeys
 
 CAPABILITY = "admin.keys"
 
-
-def _known_role(role: str) -> str:
-    if role not in ROLES:
-        raise ValueError(f"unknown role; blueprint.yml has: {', '.join(sorted(ROLES))}")
-    return role
-
-
-# The schema lists the roles, so a client (and the fuzzer) knows the valid values.
-RoleName = Annotated[str, AfterValidator(_known_role), Field(json_schema_extra={"enum": [*ROLES]})]
+# A role's name as the blueprint spells one; whether the role exists is the gateway's
+# policy's to say (its roles come from the typed blueprint), answered with 422.
+RoleName = Annotated[str, Field(pattern=ROLE_NAME_PATTERN)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,8 +56,21 @@ class RevokeApiKey(Command[RevokedApiKey]):
 MESSAGES = (IssueApiKey, RevokeApiKey)
 
 
-def wire(bus: Bus, keys: ApiKeys) -> None:
+def document_roles(document: dict[str, Any], roles: Collection[str]) -> None:
+    """List the roles the gateway's policy knows in its OpenAPI document, so a client
+    (and the fuzzer) knows the valid values: they come from the typed blueprint at run
+    time, not from the message's type."""
+    schema = document.get("components", {}).get("schemas", {}).get(IssueApiKey.__name__)
+    if schema is not None:
+        schema["properties"]["role"]["enum"] = sorted(roles)
+
+
+def wire(bus: Bus, keys: ApiKeys, roles: Collection[str]) -> None:
+    """Key management on `bus`, for the `roles` the gateway's policy knows."""
+
     async def issue(command: IssueApiKey) -> IssuedApiKey:
+        if command.role not in roles:
+            raise Rejected(f"unknown role; blueprint.yml has: {', '.join(sorted(roles))}")
         key_id, key = keys.create(command.role)
         return IssuedApiKey(id=key_id, role=command.role, key=key)
 

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """API keys: high-entropy bearer secrets, stored only as SHA-256 hashes.
 
 A key reads `ck_<id>_<secret>`: the id finds the row, the 256-bit secret is compared

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The gateway: the service's only listener, and the only way to reach the bus.
 
 Every route is one bus message and one capability (`gateway.routes`), and the app will
@@ -11,8 +12,11 @@ leaves one audit entry, written before its response is sent. Every error is a pr
 document (`gateway.problems`) carrying the request's correlation id.
 
 Besides the message routes: `GET /healthz` (public), `GET /openapi.json` (public, the
-schema of every route) and `GET /metrics` (the `ops.metrics` capability). While the app
-runs, a sampler records the metrics series the triggers judge (`metrics/`).
+schema of every route) and `GET /metrics` (the `ops.metrics` capability).
+
+The gateway builds nothing it serves with: the composition root (`bootstrap.create_app`)
+opens the audit log, the API keys, the metrics, the usage ledger and the idempotency
+store, wires them, and hands them over as `Parts`; `asgi_app` only turns them into routes.
 """
 
 from __future__ import annotations
@@ -20,11 +24,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from pathlib import Path
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -37,21 +40,16 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from ..bootstrap import Runtime
-from ..core.bus import Rejected
-from ..core.codec import BodyError
-from ..core.keyfiles import load_key
+from ..core.bus import Bus, Rejected
+from ..core.codec import BodyError, Codec
 from ..core.messages import kind_of
 from ..core.outbox import DELIVERY_ID
 from ..core.settings import Settings
 from ..core.transport import TransportError, TransportTimeout
-from ..llm.ledger import Ledger
-from ..llm.metrics import UsageCollector
-from ..metrics import Metrics, RouteStats, Sampler
+from ..metrics import RouteStats
 from . import admin, metrics
 from .apikeys import ApiKeys
-from .audit import AuditLog, refusal_entries
-from .authn import Authenticator
+from .audit import AuditLog
 from .correlation import CorrelationIdMiddleware
 from .guard import Endpoint, Guard
 from .idempotency import HEADER as IDEMPOTENCY_KEY
@@ -66,22 +64,39 @@ from .idempotency import (
 from .limits import BodyLimit, InFlightLimit, SecurityHeaders, Timeout
 from .metrics import GatewayMetrics
 from .openapi import openapi_document
-from .policy import Policy
 from .problems import MEDIA_TYPE, PROBLEM_FIELDS, http_problem, last_resort, problem
-from .ratelimit import RateLimits
-from .routes import GatewayRoute, route_table
+from .routes import GatewayRoute
 
 log = logging.getLogger(__name__)
 
 
-def message_endpoint(
-    runtime: Runtime, guard: Guard, route: GatewayRoute, keys: IdempotencyStore
-) -> Endpoint:
-    """An endpoint that guards, parses the body into the route's message, and sends it;
-    a command sent with an `Idempotency-Key` runs once per key (`gateway.idempotency`)."""
-    message_type = route.message_type
-    is_query = kind_of(message_type) == "query"
-    dispatch: Callable[[Any], Awaitable[Any]] = runtime.bus.ask if is_query else runtime.bus.send
+Send = Callable[[Request, Any], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Parts:
+    """What the gateway serves with. The composition root (`bootstrap.create_app`) builds
+    and wires them; the gateway only turns them into an ASGI app."""
+
+    settings: Settings
+    bus: Bus
+    codec: Codec
+    routes: list[GatewayRoute]
+    guard: Guard
+    gauges: GatewayMetrics
+    answers: IdempotencyStore  # the idempotency keys seen
+    audit: AuditLog
+    keys: ApiKeys
+    # Entered for the app's lifetime: starts the runtime and the sampler, then stops and
+    # closes everything the composition root opened.
+    running: Callable[[], AbstractAsyncContextManager[None]]
+
+
+def sender(bus: Bus, codec: Codec, message_type: type[Any]) -> Send:
+    """Send a parsed message on the bus and answer with its result, or with the problem
+    a refusal, a silent worker or a broken transport is."""
+    dispatch: Callable[[Any], Awaitable[Any]]
+    dispatch = bus.ask if kind_of(message_type) == "query" else bus.send
 
     async def run(request: Request, message: Any) -> Response:
         try:
@@ -97,28 +112,20 @@ def message_endpoint(
             unavailable = problem(request, 503, "The cell cannot be reached right now.")
             unavailable.headers["retry-after"] = "1"
             return unavailable
-        return JSONResponse(runtime.codec.to_jsonable(result))
+        return JSONResponse(codec.to_jsonable(result))
 
-    async def answer(request: Request) -> Response:
-        try:  # queries change nothing: a key on one is ignored
-            key = None if is_query else key_from(request.headers.getlist(IDEMPOTENCY_KEY))
-        except MalformedKeyError as error:
-            return problem(request, 400, str(error))
-        try:
-            message = runtime.codec.parse(message_type, await request.body())
-        except ValidationError as error:
-            errors = error.errors(include_url=False, include_context=False, include_input=False)
-            return problem(request, 422, "The request body does not match.", errors=errors)
-        except BodyError as error:  # JSON only by a lenient reading (a repeated key, NaN)
-            return problem(request, 422, "The request body does not match.", errors=error.errors)
-        if key is None:
-            return await run(request, message)
-        return await run_once(request, message, key)
+    return run
+
+
+def once_per_key(
+    run: Send, codec: Codec, keys: IdempotencyStore, path: str
+) -> Callable[[Request, Any, str], Awaitable[Response]]:
+    """`run`, at most once per idempotency key: a retry gets the stored answer."""
 
     async def run_once(request: Request, message: Any, key: str) -> Response:
         principal = request.state.principal.id
-        fingerprint = fingerprint_of(runtime.codec.encode(message))
-        begun = keys.begin(principal, route.path, key, fingerprint)
+        fingerprint = fingerprint_of(codec.encode(message))
+        begun = keys.begin(principal, path, key, fingerprint)
         if isinstance(begun, Refusal):
             return problem(request, begun.status, begun.detail)
         if isinstance(begun, Answer):
@@ -137,8 +144,35 @@ def message_endpoint(
             if not answered:  # 503, 504, an error, a cancelled request
                 keys.release(begun)
 
+    return run_once
+
+
+def message_endpoint(parts: Parts, route: GatewayRoute) -> Endpoint:
+    """An endpoint that guards, parses the body into the route's message, and sends it;
+    a command sent with an `Idempotency-Key` runs once per key (`gateway.idempotency`)."""
+    message_type, codec = route.message_type, parts.codec
+    is_query = kind_of(message_type) == "query"
+    run = sender(parts.bus, codec, message_type)
+    run_once = once_per_key(run, codec, parts.answers, route.path)
+
+    async def answer(request: Request) -> Response:
+        try:  # queries change nothing: a key on one is ignored
+            key = None if is_query else key_from(request.headers.getlist(IDEMPOTENCY_KEY))
+        except MalformedKeyError as error:
+            return problem(request, 400, str(error))
+        try:
+            message = codec.parse(message_type, await request.body())
+        except ValidationError as error:
+            errors = error.errors(include_url=False, include_context=False, include_input=False)
+            return problem(request, 422, "The request body does not match.", errors=errors)
+        except BodyError as error:  # JSON only by a lenient reading (a repeated key, NaN)
+            return problem(request, 422, "The request body does not match.", errors=error.errors)
+        if key is None:
+            return await run(request, message)
+        return await run_once(request, message, key)
+
     capability = route.capability or ""
-    return guard.protect(capability, message_type.__name__, answer, route.strict_limit)
+    return parts.guard.protect(capability, message_type.__name__, answer, route.strict_limit)
 
 
 def replayed(request: Request, answer: Answer) -> Response:
@@ -218,45 +252,11 @@ def middleware(settings: Settings) -> list[Middleware]:
     ]
 
 
-def open_audit_log(settings: Settings, writer: str = "") -> AuditLog:
-    """The gateway's audit log; or, with `writer` (a worker), that process's own log
-    beside it, `audit-<writer>.log`: a hash chain has exactly one writer."""
-    path = settings.audit_path
-    if path is None:  # tests: a private file that lives as long as the process
-        path = Path(tempfile.mkdtemp(prefix="audit-")) / "audit.log"
-    if writer:
-        path = path.with_name(f"{path.stem}-{writer}{path.suffix}")
-    return AuditLog(path, load_key(settings, "audit"), fsync=settings.audit_fsync)
-
-
-def create_app(runtime: Runtime, policy: Policy | None = None) -> Starlette:
-    """The gateway over a wired runtime (one app per runtime: it adds handlers).
-    `policy` defaults to the blueprint's roles."""
-    settings = runtime.settings
-    table = route_table(runtime.registry)  # refuses a route without a capability
-    keys, policy = ApiKeys(settings.api_keys_path), policy or Policy()
-    audit = open_audit_log(settings)
-    runtime.remote.on_refused = refusal_entries(audit)  # forged or replayed deliveries
-    measured = Metrics(runtime.registry, settings.blueprint.resolve().parent, "gateway")
-    runtime.bus.add_middleware(measured.cells.middleware)  # handler latency per cell
-    # Queue depths of cells on workers, when the runtime can tell (its transports).
-    measured.cells.depth_provider = runtime.queue_depths  # inboxes of cells on workers
-    guard = Guard(
-        Authenticator(settings, keys),
-        policy,
-        RateLimits(settings.rate_limit, settings.rate_limit_keys, settings.limits_override),
-        audit,
-        users=measured.users,
-    )
-    admin.wire(runtime.bus, keys)
-    for message_type in admin.MESSAGES:
-        runtime.codec.register(f"gateway.{message_type.__name__}", message_type)
-    gauges = GatewayMetrics(measured)
-    usage = Ledger(settings.llm_ledger_path)  # model calls (llm/): read at each scrape
-    gauges.registry.register(UsageCollector(usage))
-    series = settings.series_path
-    sampler = Sampler(measured, series, settings.sample_seconds) if series else None
-    document = openapi_document(runtime.codec, table)
+def asgi_app(parts: Parts) -> Starlette:
+    """The gateway's ASGI app over the parts it is given: the public routes, `/metrics`
+    and one guarded, timed route per message."""
+    document = openapi_document(parts.codec, parts.routes)
+    admin.document_roles(document, parts.guard.policy.roles)  # the blueprint's, at run time
 
     async def schema(request: Request) -> Response:
         return JSONResponse(document)
@@ -264,41 +264,22 @@ def create_app(runtime: Runtime, policy: Policy | None = None) -> Starlette:
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
         Route("/openapi.json", schema, methods=["GET"], include_in_schema=False),
-        Route("/metrics", metrics_endpoint(guard, gauges), methods=["GET"]),
+        Route("/metrics", metrics_endpoint(parts.guard, parts.gauges), methods=["GET"]),
     ]
-    # A request runs at most request_timeout_seconds (the Timeout middleware): a key still
-    # marked running after that was left by a crash, and may run again.
-    lease = settings.request_timeout_seconds + 1.0
-    keys_seen = IdempotencyStore(
-        settings.data_dir, runtime.keyring, settings.idempotency_ttl_seconds, lease
-    )
-    for route in table:
-        endpoint = message_endpoint(runtime, guard, route, keys_seen)
-        endpoint = observed(endpoint, gauges.route(route.path))
+    for route in parts.routes:
+        endpoint = observed(message_endpoint(parts, route), parts.gauges.route(route.path))
         routes.append(Route(route.path, endpoint, methods=["POST"]))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await runtime.start()  # transports, inbox consumers, the outbox relay
-        if sampler is not None:
-            sampler.start()  # the metrics series, one sample per interval
-        try:
+        async with parts.running():  # transports, inbox consumers, outbox relay, sampler
             yield
-        finally:
-            if sampler is not None:
-                await sampler.stop()
-            await runtime.stop()
-            audit.close()
-            keys.close()
-            keys_seen.close()
-            usage.close()
-            runtime.close()
 
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=middleware(settings),
+        middleware=middleware(parts.settings),
         exception_handlers={HTTPException: http_problem, Exception: last_resort},
     )
-    app.state.audit, app.state.keys, app.state.metrics = audit, keys, gauges
+    app.state.audit, app.state.keys, app.state.metrics = parts.audit, parts.keys, parts.gauges
     return app

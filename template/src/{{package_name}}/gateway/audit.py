@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The audit log: append-only, hash-chained, HMAC-keyed JSON lines, with checkpoints.
 
 Each entry is one line of canonical JSON holding its sequence number, a UTC time, the

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Authentication: who is calling? API keys and JWT bearer tokens, both as
 `Authorization: Bearer <credential>`.
 

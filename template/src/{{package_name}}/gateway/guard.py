@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The checks every guarded request passes, in order, and the audit entry it leaves.
 
 1. authenticate (401, with `WWW-Authenticate: Bearer`);

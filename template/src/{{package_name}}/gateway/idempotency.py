@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """`Idempotency-Key` on commands: a client's retry gets the first answer, not a second run.
 
 The behaviour is draft-ietf-httpapi-idempotency-key-header's. A command sent with

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Request limits at the gateway, as plain ASGI middleware (OWASP API4: resource use).
 
 - `BodyLimit`: 413 when a body is larger than allowed, whether announced by

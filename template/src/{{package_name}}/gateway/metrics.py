@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """`GET /metrics`: the service's metrics (`ops.metrics`) in Prometheus' format.
 
 It is served on the gateway's own socket (there is no second listener) and needs the

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The OpenAPI 3.1 document of the gateway, generated from the route table.
 
 Request and response schemas come from the messages' own pydantic validators, so the
@@ -78,16 +79,9 @@ def _json(ref: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": ref}}
 
 
-def openapi_document(codec: Codec, routes: list[GatewayRoute]) -> dict[str, Any]:
-    inputs: list[tuple[tuple[str, str], Any, TypeAdapter[Any]]] = []
-    for route in routes:
-        inputs.append(((route.path, "in"), "validation", codec.adapter(route.message_type)))
-        result = codec.adapter(result_type(route.message_type))
-        inputs.append(((route.path, "out"), "serialization", result))
-    refs, definitions = TypeAdapter.json_schemas(
-        inputs, ref_template="#/components/schemas/{model}"
-    )
-    paths: dict[str, Any] = {
+def _service_paths() -> dict[str, Any]:
+    """The routes every service has, besides its cells': liveness and metrics."""
+    return {
         "/healthz": {
             "get": {
                 "summary": "Liveness: the process is up.",
@@ -111,27 +105,24 @@ def openapi_document(codec: Codec, routes: list[GatewayRoute]) -> dict[str, Any]
             }
         },
     }
+
+
+def openapi_document(codec: Codec, routes: list[GatewayRoute]) -> dict[str, Any]:
+    """The gateway's OpenAPI 3.1 document: a POST per route, with the schemas of the
+    codec's own validators (one pydantic pass: a type used twice is defined once)."""
+    inputs: list[tuple[tuple[str, str], Any, TypeAdapter[Any]]] = []
     for route in routes:
+        inputs.append(((route.path, "in"), "validation", codec.adapter(route.message_type)))
+        result = codec.adapter(result_type(route.message_type))
+        inputs.append(((route.path, "out"), "serialization", result))
+    refs, definitions = TypeAdapter.json_schemas(
+        inputs, ref_template="#/components/schemas/{model}"
+    )
+    paths = _service_paths()
+    for route in routes:
+        request = refs[((route.path, "in"), "validation")]
         answer = refs[((route.path, "out"), "serialization")]
-        command = kind_of(route.message_type) == "command"
-        statuses = sorted([*REFUSALS, *(KEYED_REFUSALS if command else ())])
-        paths[route.path] = {
-            "post": {
-                "operationId": route.path.strip("/").replace("/", "_").replace("-", "_"),
-                "summary": (route.message_type.__doc__ or route.message_type.__name__).strip(),
-                "description": f"Requires the capability `{route.capability}`.",
-                "requestBody": {
-                    "required": True,
-                    "content": _json(refs[((route.path, "in"), "validation")]),
-                },
-                "responses": {
-                    "200": {"description": "The handler's result.", "content": _json(answer)},
-                    **{str(status): _problem(status) for status in statuses},
-                },
-            }
-        }
-        if command:
-            paths[route.path]["post"]["parameters"] = [IDEMPOTENCY_KEY]
+        paths[route.path] = {"post": _operation(route, request, answer)}
     schemas = {**definitions.get("$defs", {}), "Problem": PROBLEM_SCHEMA}
     return {
         "openapi": "3.1.0",
@@ -149,3 +140,22 @@ def openapi_document(codec: Codec, routes: list[GatewayRoute]) -> dict[str, Any]
             },
         },
     }
+
+
+def _operation(route: GatewayRoute, request: Any, answer: Any) -> dict[str, Any]:
+    """POST on a route: its message in, its handler's result out, its refusals."""
+    command = kind_of(route.message_type) == "command"
+    statuses = sorted([*REFUSALS, *(KEYED_REFUSALS if command else ())])
+    operation: dict[str, Any] = {
+        "operationId": route.path.strip("/").replace("/", "_").replace("-", "_"),
+        "summary": (route.message_type.__doc__ or route.message_type.__name__).strip(),
+        "description": f"Requires the capability `{route.capability}`.",
+        "requestBody": {"required": True, "content": _json(request)},
+        "responses": {
+            "200": {"description": "The handler's result.", "content": _json(answer)},
+            **{str(status): _problem(status) for status in statuses},
+        },
+    }
+    if command:
+        operation["parameters"] = [IDEMPOTENCY_KEY]
+    return operation

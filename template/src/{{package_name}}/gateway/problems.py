@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Errors as RFC 9457 problem documents (`application/problem+json`).
 
 Every error the gateway returns is a problem document with a `status`, a short `title`

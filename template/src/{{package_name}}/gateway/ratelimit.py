@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Per-principal rate limits: sliding window counters, kept in a dict.
 
 Authenticated callers are limited by principal; refused credentials by client address,

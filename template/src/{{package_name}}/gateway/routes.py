@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The route table: every route is one bus message and one capability.
 
 Cell routes come from the registry (`POST /<cell>/<message>`, capability from the

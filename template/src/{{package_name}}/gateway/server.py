@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The HTTP server behind `serve`: uvicorn, with deadlines and a cap for slow clients.
 
 uvicorn closes idle keep-alive connections, but has no deadline for a request's headers:
@@ -115,6 +116,7 @@ def config(
         http=protocol_for(settings),
         log_level=log_level,
         access_log=access_log,
+        log_config=None,  # uvicorn's loggers go through the root handler (core/logs.py)
         # The gateway decides whom to believe about X-Forwarded-For (trusted_proxies).
         proxy_headers=False,
         ssl_certfile=settings.tls_certfile,

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Every change, regeneration included, passes these gates before it lands.
 
 Each gate is a function `check(project) -> Verdict` in its own module, and a subcommand
@@ -22,13 +23,12 @@ deliberate change.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
-import yaml
-
+from ..core.blueprint import Blueprint, read
+from ..core.blueprint_model import Budgets, Genops
 from ..core.names import PACKAGE
 
 Status = Literal["pass", "warn", "fail"]
@@ -56,19 +56,23 @@ class Project:
 
     root: Path
     package: str = PACKAGE
-    blueprint: Mapping[str, Any] = field(default_factory=dict)
+    blueprint: Blueprint | None = None  # the typed blueprint; None: the project has none
     base_ref: str | None = None  # semdiff: compare with this ref instead of the default
 
     @classmethod
     def at(cls, root: Path, base_ref: str | None = None) -> Project:
-        path = root / "blueprint.yml"
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
-        return cls(root, PACKAGE, data if isinstance(data, dict) else {}, base_ref)
+        """The project at `root`, with its typed blueprint (BlueprintError if invalid)."""
+        return cls(root, PACKAGE, read(root / "blueprint.yml"), base_ref)
 
-    def section(self, name: str) -> dict[str, Any]:
-        """A top-level section of the blueprint ({} when it is missing or empty)."""
-        value = self.blueprint.get(name)
-        return dict(value) if isinstance(value, Mapping) else {}
+    @property
+    def genops(self) -> Genops:
+        """The blueprint's `genops:` settings (the defaults without a blueprint)."""
+        return self.blueprint.genops if self.blueprint else Genops()
+
+    @property
+    def budgets(self) -> Budgets:
+        """The blueprint's `budgets:` (the defaults without a blueprint)."""
+        return self.blueprint.budgets if self.blueprint else Budgets()
 
     @property
     def source(self) -> Path:

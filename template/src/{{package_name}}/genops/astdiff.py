@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Per-symbol fingerprints of Python source that ignore how the code is written.
 
 A change that only reformats, re-comments, re-documents or renames local variables

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The commit that semdiff judges the working tree against: what the project promised.
 
 A public API is a promise once it is released; before that, the promise is the default
@@ -27,9 +28,10 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from ..core.git import git
 
 RELEASE_TAG = re.compile(r"v?(\d+(?:\.\d+)*)")
 NO_API_YET = "no release tag yet, so no API to break"
@@ -43,12 +45,6 @@ class Baseline:
     commit: str | None
     label: str
     judges_api: bool = True
-
-
-def git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", *args], cwd=root, capture_output=True, text=True, errors="replace", check=False
-    )
 
 
 def commit_of(root: Path, ref: str) -> str | None:

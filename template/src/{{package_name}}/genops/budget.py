@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Every prompt template fits its token budget.
 
 Prompt templates are the `*.prompt.md` files under `src/`; a cell keeps its own next
@@ -39,13 +40,14 @@ from typing import Any
 
 import yaml
 
+from ..core.blueprint_model import Budgets
 from ..llm.pins import Pin, pins_from_blueprint
 from ..llm.tokens import estimate_tokens
 from . import Project, Verdict
 
 GATE = "budget"
 SUFFIX = ".prompt.md"
-DEFAULT_BUDGET = 2000
+DEFAULT_BUDGET = Budgets().prompt_tokens  # without a blueprint
 FENCE = "---"
 KEYS = ("purpose", "budget_tokens")  # of the front matter
 
@@ -109,14 +111,8 @@ def factor_for(prompt: Prompt, pins: Mapping[str, Pin]) -> float:
 
 
 def check(project: Project) -> Verdict:
-    try:
-        pins = pins_from_blueprint(project.blueprint)
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        return Verdict(GATE, "fail", f"blueprint.yml `models:` is invalid: {error!r}", "? prompts")
-    default = project.section("budgets").get("prompt_tokens", DEFAULT_BUDGET)
-    if isinstance(default, bool) or not isinstance(default, int) or default <= 0:
-        reason = f"blueprint.yml budgets.prompt_tokens must be a positive integer, not {default!r}"
-        return Verdict(GATE, "fail", reason, "? prompts")
+    pins = pins_from_blueprint(project.blueprint)  # the model has checked every pin
+    default = project.budgets.prompt_tokens
     failures: list[str] = []
     largest: tuple[float, int, int] | None = None  # (share of budget, tokens, budget)
     count = 0

@@ -1,10 +1,11 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """`<cli> genops check [GATE ...]`: run the GenOps gates and print one table.
 
 With no gate named, every gate runs. The exit status is 1 when any gate fails and 0
 otherwise (a warning is printed, not fatal), and 2 when the blueprint is broken (its
 schema check runs first, so no gate judges a bad threshold); `--json` prints the
 verdicts for scripts.
-Only the standard library and the gate registry are imported here, so the fast gates
+Each gate's module is imported only when it runs (the gate registry), so the fast gates
 stay fast in pre-commit.
 """
 
@@ -16,13 +17,12 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from ..core.blueprint import check_file
 from . import GATES, Project, run_gates, table
 
 
 def blueprint_problems(root: Path) -> list[str]:
     """What is wrong with the project's blueprint.yml (nothing when there is none)."""
-    from ..core.blueprint import check_file
-
     path = root / "blueprint.yml"
     return [str(problem) for problem in check_file(path)] if path.exists() else []
 

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The code and docs a model (or a maintainer) has to read stay a readable size.
 
 It measures the same files as the `repo_context_bytes` metric that feeds the
@@ -28,15 +29,15 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from ..core.blueprint_model import Genops
 from ..llm.tokens import estimate_tokens
 from ..metrics.context import context_files
 from . import Project, Verdict
 
 GATE = "context"
-WARN_KB = 500
-FAIL_KB = 2048
+WARN_KB = Genops().context_warn_kb  # without a blueprint
+FAIL_KB = Genops().context_fail_kb
 SHARED = "shared"
 
 
@@ -87,21 +88,8 @@ def thousands(tokens: int) -> str:
     return f"{tokens / 1000:.0f}k" if tokens >= 10_000 else f"{tokens / 1000:.1f}k"
 
 
-def threshold(section: dict[str, Any], key: str, default: float) -> float:
-    """A size threshold of blueprint.yml `genops:`; ValueError unless a positive number."""
-    value = section.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError(f"blueprint.yml genops.{key} must be a positive number, not {value!r}")
-    return float(value)
-
-
 def check(project: Project) -> Verdict:
-    section = project.section("genops")
-    try:
-        warn_kb = threshold(section, "context_warn_kb", WARN_KB)
-        fail_kb = threshold(section, "context_fail_kb", FAIL_KB)
-    except ValueError as error:
-        return Verdict(GATE, "fail", str(error), "? KB")
+    warn_kb, fail_kb = project.genops.context_warn_kb, project.genops.context_fail_kb
     parts = measure(project)
     total = sum(part.bytes for part in parts)
     tokens = sum(part.tokens for part in parts)
@@ -114,7 +102,7 @@ def check(project: Project) -> Verdict:
         f"{part.name}: {kb(part.bytes)} ~ {thousands(part.tokens)} tokens in {part.files} files"
         for part in parts
     )
-    trigger = project.section("triggers").get("context_mb")
+    trigger = project.blueprint.triggers.context_mb if project.blueprint else None
     details += (
         f"total: {kb(total)} ~ {thousands(tokens)} tokens, the size the context_size "
         f"trigger judges (triggers.context_mb: {trigger if trigger is not None else '-'} MB)",

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Every public route has an end-to-end test, and the end-to-end tests pass.
 
 The public routes are the gateway's route table: `POST /<cell>/<message>` for every
@@ -31,11 +32,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..core.catalog import cell_names, load_registry
+from ..gateway.routes import route_table
 from . import Project, Verdict
 
 GATE = "e2e"
@@ -44,18 +48,13 @@ TIMEOUT = 900.0  # seconds for the whole e2e run
 NO_TESTS = 5  # pytest's exit status when nothing was collected
 
 
-def public_routes() -> list[str]:
-    """The paths of the gateway's route table, for the cells of the catalog."""
-    from ..core.catalog import load_registry
-    from ..gateway.routes import route_table
-
-    return [route.path for route in route_table(load_registry())]
+def public_routes(project: Project) -> list[str]:
+    """The paths of the gateway's route table, for the cells of the project's blueprint."""
+    return [route.path for route in route_table(load_registry(cell_names(project.blueprint)))]
 
 
 def run_e2e(root: Path, record: Path) -> tuple[int, str]:
     """Run the project's e2e tests in `root` with the recording plugin: (exit, output)."""
-    import subprocess
-
     command = [
         sys.executable, "-m", "pytest", "-m", "e2e", "-q", "--no-header",
         "-p", "no:cacheprovider", "-p", PLUGIN, f"--e2e-routes={record}",
@@ -95,7 +94,7 @@ def _ok(statuses: list[int]) -> bool:
 
 
 def check(project: Project) -> Verdict:
-    routes = public_routes()
+    routes = public_routes(project)
     with tempfile.TemporaryDirectory(prefix="genops-e2e-") as folder:
         record = Path(folder) / "routes.json"
         try:

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """A pytest plugin that records which gateway routes the tests reached, and how.
 
 The gateway raises a PEP 578 audit event for every guarded request it answers

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Every model id in the code is pinned, exact and not retired.
 
 Code asks for a purpose (`llm/`), and `blueprint.yml`'s `models:` section pins the exact
@@ -39,11 +40,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..core.blueprint_model import Genops
 from ..llm.pins import Pin, pins_from_blueprint
 from . import Project, Verdict
 
 GATE = "pins"
-WARN_DAYS = 60
+WARN_DAYS = Genops().pins_warn_days  # without a blueprint
 
 # Routing prefixes before the model's own name, stripped (any number, any order) before
 # matching: `openrouter/`, `meta-llama/`, `openai:`, `ft:`, `anthropic.` (Bedrock).
@@ -209,15 +211,8 @@ def judge_code(project: Project, pinned: set[str], into: Findings) -> None:
 def check(project: Project, today: dt.date | None = None) -> Verdict:
     """The pins verdict; `today` defaults to the current date (tests set it)."""
     today = today or dt.date.today()
-    try:
-        pins = pins_from_blueprint(project.blueprint)
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
-        reason = f"blueprint.yml `models:` is invalid: {error!r}"
-        return Verdict(GATE, "fail", reason, "? pins")
-    warn_days = project.section("genops").get("pins_warn_days", WARN_DAYS)
-    if isinstance(warn_days, bool) or not isinstance(warn_days, int) or warn_days < 0:
-        reason = "blueprint.yml genops.pins_warn_days must be a whole number >= 0, not "
-        return Verdict(GATE, "fail", reason + repr(warn_days), _count(len(pins), "pin"))
+    pins = pins_from_blueprint(project.blueprint)  # the model has checked every pin
+    warn_days = project.genops.pins_warn_days
     found = Findings()
     judge_code(project, {pin.model for pin in pins.values()}, found)
     judge_pins(pins, today, warn_days, found)

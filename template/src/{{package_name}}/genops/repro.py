@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The build is reproducible and the lock file is honest.
 
 The gate builds the wheel and the sdist twice, each time into a fresh folder, with
@@ -41,6 +42,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from ..core.git import NOT_FOUND, git
 from . import Project, Verdict
 
 GATE = "repro"
@@ -116,14 +118,11 @@ def unpinned(packages: list[dict[str, Any]]) -> list[str]:
 
 def source_date_epoch(root: Path) -> tuple[str, str]:
     """The last commit's time, or the fixed epoch; and where it came from."""
-    try:
-        done = subprocess.run(
-            ["git", "log", "-1", "--format=%ct"], cwd=root, capture_output=True, text=True
-        )
-    except FileNotFoundError:
+    done = git(root, "log", "-1", "--format=%ct")
+    if done.returncode == NOT_FOUND:
         return FIXED_EPOCH, "git not found: a fixed epoch"
     stamp = done.stdout.strip()
-    if done.returncode == 0 and stamp.isdigit():
+    if done.ok and stamp.isdigit():
         return stamp, "the last commit"
     return FIXED_EPOCH, "no commit: a fixed epoch"
 
@@ -148,14 +147,10 @@ def export(root: Path, target: Path) -> Path:
 
 def _git_files(root: Path) -> list[str] | None:
     """The files under `root` that git tracks or would track; None without git."""
-    command = ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
-    try:
-        done = subprocess.run(command, cwd=root, capture_output=True, check=False)
-    except FileNotFoundError:
+    done = git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    if not done.ok:
         return None
-    if done.returncode != 0:
-        return None
-    return sorted({name for name in os.fsdecode(done.stdout).split("\0") if name})
+    return sorted({name for name in os.fsdecode(done.data).split("\0") if name})
 
 
 def build(uv: str, root: Path, epoch: str) -> dict[str, str] | str:

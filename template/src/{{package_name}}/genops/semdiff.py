@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """What a change does to the code, told apart from how it is written.
 
 The gate compares the code on disk with a baseline, what the project has promised so far:
@@ -60,9 +61,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..core.git import git
 from . import Project, Verdict
 from .astdiff import PYTHON, Change, classify, symbols
-from .baseline import find_baseline, git
+from .baseline import find_baseline
 
 if TYPE_CHECKING:
     import griffe
@@ -85,7 +87,7 @@ class Break:
 def check(project: Project) -> Verdict:
     """Compare the working tree with the base; see the module docstring."""
     edited, owned_note = hand_edits(project.root)
-    asked = project.base_ref or project.section("genops").get("base_ref")
+    asked = project.base_ref or project.genops.base_ref
     baseline = find_baseline(project.root, str(asked) if asked else None)
     base, label = baseline.commit, baseline.label
     if base is None:
@@ -116,10 +118,6 @@ def check(project: Project) -> Verdict:
     return replace(verdict, details=(*verdict.details, *unread))
 
 
-def git_bytes(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
-
-
 def changed_files(root: Path, base: str) -> list[str]:
     """The .py files under src/ that differ between `base` and the working tree
     (paths relative to `root`), untracked new files included. `-z`: git quotes a name
@@ -136,8 +134,8 @@ def _symbol_changes(root: Path, base: str, path: str) -> tuple[dict[str, Change]
     Sources are read as bytes, so a PEP 263 encoding declaration is honoured."""
     module = ".".join(Path(path).relative_to("src").with_suffix("").parts)
     module = module.removesuffix(".__init__")
-    shown = git_bytes(root, "show", f"{base}:./{path}")
-    old = shown.stdout if shown.returncode == 0 else None
+    shown = git(root, "show", f"{base}:./{path}")
+    old = shown.data if shown.ok else None
     file = root / path
     new = file.read_bytes() if file.is_file() else None
     try:
@@ -167,7 +165,7 @@ def _utf8(file: Path) -> bool:
 
 def acknowledgements(project: Project, base: str) -> dict[str, str]:
     """Acknowledged API paths -> where they were acknowledged."""
-    listed = project.section("genops").get("acknowledged_breaks") or []
+    listed = project.genops.acknowledged_breaks
     found = {str(path): "blueprint" for path in listed}
     log = git(project.root, "log", "--format=%B", f"{base}..HEAD")
     for match in TRAILER.finditer(log.stdout):
@@ -184,6 +182,7 @@ def acknowledged_by(path: str, acknowledged: dict[str, str]) -> str | None:
 
 def api_breaks(project: Project, base: str) -> list[Break]:
     """The public API breaks between `base` and the working tree, found by griffe."""
+    # start-up cost: griffe (dev tooling) loads only when this gate compares an API
     import griffe
 
     source = f"src/{project.package}"
@@ -210,7 +209,7 @@ def api_breaks(project: Project, base: str) -> list[Break]:
 
 
 def _explain(item: griffe.Breakage) -> str:
-    import griffe
+    import griffe  # start-up cost: as in api_breaks
 
     parameter = next(
         (v for v in (item.new_value, item.old_value) if isinstance(v, griffe.Parameter)), None

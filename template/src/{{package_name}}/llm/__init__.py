@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Model calls through pinned purposes, within budgets (see client.py).
 
 Code names a purpose, never a model id: the blueprint's `models:` section pins the exact

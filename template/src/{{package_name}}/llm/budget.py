@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Budgets: what model calls may spend, checked before a call is sent.
 
 The blueprint's `budgets:` section caps one call, one principal's UTC day and the whole
@@ -9,10 +10,10 @@ is the point: a provider's bill cannot be taken back once the call is made.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
+from ..core.blueprint import Blueprint
 from .pins import Pin
 from .tokens import estimate_tokens
 
@@ -30,12 +31,6 @@ class Budget:
     tokens: int | None = None
     usd: float | None = None
 
-    @classmethod
-    def from_entry(cls, entry: Mapping[str, Any] | None) -> Budget:
-        entry = entry or {}
-        tokens, usd = entry.get("tokens"), entry.get("usd")
-        return cls(None if tokens is None else int(tokens), None if usd is None else float(usd))
-
 
 @dataclass(frozen=True)
 class Budgets:
@@ -44,9 +39,13 @@ class Budgets:
     global_day: Budget = Budget()
 
     @classmethod
-    def from_blueprint(cls, data: Mapping[str, Any] | None) -> Budgets:
-        section = (data or {}).get("budgets") or {}
-        return cls(*(Budget.from_entry(section.get(scope)) for scope in SCOPES))
+    def from_blueprint(cls, blueprint: Blueprint | None) -> Budgets:
+        """The typed blueprint's `budgets:` caps (none capped without a blueprint)."""
+        if blueprint is None:
+            return cls()
+        section = blueprint.budgets
+        caps = (getattr(section, scope) for scope in SCOPES)
+        return cls(*(Budget(cap.tokens, cap.usd) for cap in caps))
 
 
 @dataclass(frozen=True)

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """`LLM`: the one way code calls a model: by purpose, within budgets, on the record.
 
 `complete(purpose, messages, principal=..., max_output_tokens=...)` looks the purpose up
@@ -24,7 +25,6 @@ from typing import Any, TypeVar
 import httpx2
 from pydantic import SecretStr
 
-from ..core.blueprint import load
 from ..core.settings import Settings
 from .budget import Budgets, estimate
 from .ledger import Ledger
@@ -79,7 +79,7 @@ class LLM:
     def from_settings(cls, settings: Settings, ledger: Ledger | None = None) -> LLM:
         """Pins and budgets from the blueprint; the providers and the ledger from
         `settings` (or `ledger`, to share one that is already open)."""
-        blueprint = load(settings.blueprint)
+        blueprint = settings.blueprint_model
         endpoints = {
             "openai": Endpoint(settings.llm_openai_url, settings.llm_openai_key),
             "anthropic": Endpoint(settings.llm_anthropic_url, settings.llm_anthropic_key),

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The usage ledger: one SQLite row per model call, what budgets are judged against.
 
 A call is *reserved* at its worst-case estimate before it is sent, in the same

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Model usage as Prometheus metrics, read from the usage ledger at each scrape.
 
 The ledger is the truth (every process that calls models writes to it), so this collector

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Pinned models: the blueprint's `models:` section, purpose -> exact model id.
 
 Code never names a model. It asks for a purpose ("draft", "classify"), and the pin says
@@ -11,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+
+from ..core.blueprint import Blueprint
 
 
 class UnpinnedPurposeError(LookupError):
@@ -32,26 +34,21 @@ class Pin:
         return (input_tokens * self.input_per_mtok + output_tokens * self.output_per_mtok) / 1e6
 
 
-def _date(value: Any) -> dt.date:
-    # YAML reads an unquoted 2027-10-01 as a date, a quoted one as a string.
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-
-
-def pins_from_blueprint(data: Mapping[str, Any] | None) -> dict[str, Pin]:
-    """The pins of a (checked) blueprint, by purpose."""
-    pins = {}
-    for purpose, entry in ((data or {}).get("models") or {}).items():
-        price = entry.get("price_per_mtok") or {}
-        pins[str(purpose)] = Pin(
-            purpose=str(purpose),
-            model=str(entry["model"]),
-            provider=str(entry["provider"]),
-            retire_by=_date(entry["retire_by"]),
-            input_per_mtok=float(price.get("input", 0.0)),
-            output_per_mtok=float(price.get("output", 0.0)),
-            tokenizer_factor=float(entry.get("tokenizer_factor", 1.0)),
+def pins_from_blueprint(blueprint: Blueprint | None) -> dict[str, Pin]:
+    """The pins of the typed blueprint, by purpose (none without a blueprint)."""
+    models = blueprint.models if blueprint else {}
+    return {
+        purpose: Pin(
+            purpose=purpose,
+            model=entry.model,
+            provider=entry.provider,
+            retire_by=dt.date.fromisoformat(entry.retire_by),
+            input_per_mtok=entry.price_per_mtok.input,
+            output_per_mtok=entry.price_per_mtok.output,
+            tokenizer_factor=entry.tokenizer_factor,
         )
-    return pins
+        for purpose, entry in models.items()
+    }
 
 
 def pin_for(pins: Mapping[str, Pin], purpose: str) -> Pin:

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The two wire formats a pinned model is reached by: OpenAI's chat completions (which
 most other providers and local servers also speak) and Anthropic's messages.
 

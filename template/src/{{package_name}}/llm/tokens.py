@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Token estimates: how many tokens a text will cost, known before it is sent.
 
 Offline and dependency-free on purpose: exact tokenisers download their tables at run

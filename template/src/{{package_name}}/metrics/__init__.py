@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """What the service measures about itself, for `/metrics` and for the triggers.
 
 One set of measurements, two readers:

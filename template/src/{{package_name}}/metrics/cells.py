@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Per cell: handler latency, messages handled and in flight, and queue depth.
 
 Measured by a bus middleware, not by the cells: a cell's code does not know it is

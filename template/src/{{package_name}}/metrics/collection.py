@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """`Metrics`: every measurement of one process, and the Prometheus collector that shows
 them at `/metrics`.
 

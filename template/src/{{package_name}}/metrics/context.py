@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The repository's context size: the bytes a maintainer (or a model) has to read.
 
 What has to be read to change the project: the team's code under `src/` (the cells and

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Latency figures shared by the request and the cell measurements.
 
 A latency is recorded twice on the hot path, cheaply: in a cumulative `Histogram` for

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The process: its CPU use, as a share of the CPUs it may use, and its memory.
 
 "The CPUs it may use" is the cgroup quota when there is one (a container, a systemd

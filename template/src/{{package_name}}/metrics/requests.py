@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Requests answered by the gateway, per route: what `/metrics` shows by route and
 status, and what the sampler reads per interval (requests, 5xx errors, p99).
 

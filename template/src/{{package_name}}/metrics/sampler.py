@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The recorded series: one `core.series.Sample` per interval, the figures `triggers
 check` judges, appended to `Settings.series_path` in the background.
 

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Concurrent users: distinct principals with a request in flight, counted apart from
 the requests because a user is a principal, not a route, and the count is over a window
 (`/metrics`: the last `USERS_WINDOW` seconds; the sampler: its interval).

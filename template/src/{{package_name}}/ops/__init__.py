@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Operations: metrics, the triggers that say when a cell should leave the process, and
 the runbooks (executable, dry-run by default) that move it.
 

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The sandbox: where high-risk work runs, never in the service's process.
 
 `runner.py` starts one task in a fresh sandbox (`backends.py`: bwrap > unshare+rlimits >

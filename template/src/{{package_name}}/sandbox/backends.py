@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The three isolation backends, strongest first, and how each wraps a command.
 
 - `bwrap`: every namespace unshared (user, pid, net, ipc, uts, cgroup, mount), no nested

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Per-task cgroups: the memory and process limits that hold across many processes, and
 the list of every process a task started (so none survives it).
 

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The files.read / files.write program, run inside the sandbox.
 
 Standard library only. It reads its request as JSON on stdin, resolves the path inside

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Per-task limits and the sandbox policy, read from `blueprint.yml`'s `sandbox:` section.
 
 Every limit has a safe default, so a blueprint without the section still gets a tight
@@ -7,9 +8,10 @@ sandbox refuses every task (fails closed) instead of running it less isolated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from pathlib import Path
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..core.blueprint import Blueprint
 
 Level = Literal["strict", "best"]
 MIB = 1024 * 1024
@@ -34,20 +36,10 @@ class Policy:
     egress: tuple[str, ...] = ()  # domains web.fetch may reach
 
     @classmethod
-    def from_blueprint(cls, data: dict[str, Any]) -> Policy:
-        section = data.get("sandbox") or {}
-        known = {f.name for f in fields(Limits)}
-        limits = Limits(**{k: v for k, v in (section.get("limits") or {}).items() if k in known})
-        return cls(
-            level=section.get("level", "best"),
-            limits=limits,
-            egress=tuple(section.get("egress") or ()),
-        )
-
-    @classmethod
-    def from_file(cls, path: Path) -> Policy:
-        if not path.exists():
+    def from_blueprint(cls, blueprint: Blueprint | None) -> Policy:
+        """The typed blueprint's `sandbox:` section (its model holds the defaults); the
+        defaults without a blueprint."""
+        if blueprint is None:
             return cls()
-        import yaml
-
-        return cls.from_blueprint(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        section = blueprint.sandbox
+        return cls(section.level, Limits(**section.limits.model_dump()), section.egress)

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The handlers of the sandboxed peripheries (`core/periphery.py`), wired to the bus.
 
 Each runs its work in a fresh sandbox, off the event loop, and answers a
@@ -27,13 +28,13 @@ from pathlib import Path
 
 from ..core.bus import Bus
 from ..core.periphery import FetchUrl, ReadFile, RunCode, SandboxResult, WriteFile
-from . import fetcher
+from . import fetch_policy, fetcher
 from .limits import MIB
 from .pool import WarmPool
 from .runner import Sandbox
 
 HERE = Path(__file__).parent
-FETCHER = (HERE / "fetcher.py").read_text(encoding="utf-8")
+FETCHER = fetcher.program()
 FILEOPS = (HERE / "fileops.py").read_text(encoding="utf-8")
 DENIED = 3
 
@@ -188,8 +189,8 @@ class Peripheries:
             "max_redirects": MAX_REDIRECTS,
         }
         try:
-            fetcher.screen(command.url, request)
-        except fetcher.DeniedError as refused:
+            fetch_policy.screen(command.url, request)
+        except fetch_policy.DeniedError as refused:
             return SandboxResult(
                 "denied",
                 self.sandbox.backend_name,

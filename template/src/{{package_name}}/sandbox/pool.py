@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """A warm pool of pre-started sandboxes for `code.run`: start-up cost paid ahead.
 
 Each worker is a sandbox (same backend, limits, cgroup and seccomp filter as a cold
@@ -12,10 +13,14 @@ from __future__ import annotations
 import queue
 import threading
 import weakref
+from typing import TYPE_CHECKING
 
 from ..core.periphery import SandboxResult
 from .backends import PYTHON
-from .runner import Sandbox, Task
+from .task import Task
+
+if TYPE_CHECKING:  # the sandbox owns its pool: only its type is needed here
+    from .runner import Sandbox
 
 # Runs inside the sandbox: read one request, make its stdin the task's stdin, run it.
 LOADER = """

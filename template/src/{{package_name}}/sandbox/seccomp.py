@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The seccomp filter the bwrap backend installs: which file, how it is handed over, and
 what it refuses here.
 

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The bwrap sandbox's seccomp profile: the system calls a task may not make.
 
 Modelled on Docker's default profile, read for a process with no capabilities (which is

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Transports: how a message reaches a cell that runs in another process.
 
 A cell placed `in-process` is reached by a plain call on the in-memory bus (`core.bus`),
@@ -7,7 +8,8 @@ a durable queue that the worker consumes, and waits for the reply. The cell's co
 same in both cases; only the wiring in `core.placement` differs.
 
 One protocol, three adapters, each in a sibling module imported only when configured
-(the way hynek/svcs keeps optional integrations out of the import graph):
+(the way hynek/svcs keeps optional integrations out of the import graph); the adapters
+build on this module, and `adapters.open_transport` picks one from the settings:
 
 - `memory`: asyncio queues in this process; the reference for the contract, the default.
 - `redis`: Redis Streams with a consumer group per cell; `XAUTOCLAIM` redelivers what a
@@ -54,14 +56,17 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal, Protocol, TypeVar
+
+from ..blueprint import Blueprint
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 Kind = Literal["memory", "redis", "nats"]
+# Where the servers are when nothing says otherwise (the settings' defaults).
+DEFAULT_URLS = {"redis": "redis://127.0.0.1:6379/0", "nats": "nats://127.0.0.1:4222"}
 Status = Literal["ok", "rejected", "error"]
 
 
@@ -122,26 +127,14 @@ class Retry:
         return min(self.backoff_max, doubled)
 
     @classmethod
-    def from_blueprint(cls, data: Mapping[str, Any] | None) -> Retry:
-        section = (data or {}).get("delivery") or {}
-        backoff = section.get("backoff_seconds") or {}
-        initial = float(backoff.get("initial", cls.backoff_initial))
-        return cls(
-            max_attempts=int(section.get("max_attempts", cls.max_attempts)),
-            backoff_initial=initial,
-            backoff_max=max(initial, float(backoff.get("max", max(initial, cls.backoff_max)))),
-        )
-
-    @classmethod
-    def from_file(cls, path: Path) -> Retry:
-        """The blueprint's policy; the defaults where there is no blueprint (an image
-        built without one)."""
-        if not path.is_file():
+    def from_blueprint(cls, blueprint: Blueprint | None) -> Retry:
+        """The typed blueprint's `delivery:` section; the defaults without a blueprint
+        (an image built without one)."""
+        if blueprint is None:
             return cls()
-        import yaml
-
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return cls.from_blueprint(loaded if isinstance(loaded, dict) else None)
+        section = blueprint.delivery
+        initial = section.backoff_seconds.initial
+        return cls(section.max_attempts, initial, max(initial, section.backoff_seconds.max))
 
 
 @dataclass(frozen=True)
@@ -327,23 +320,3 @@ def reply_body(delivery_id: str, status: Status, result: Any = None, reason: str
     """A reply: `{"id", "status": ok|rejected|error, "result": <JSON>, "reason"}`."""
     reply = {"id": delivery_id, "status": status, "result": result, "reason": reason}
     return json.dumps(reply, separators=(",", ":")).encode()
-
-
-def open_transport(kind: Kind, settings: Any) -> Transport:
-    """The adapter for `kind`, configured from `Settings`; the module is imported here,
-    so a service that uses no Redis never imports redis-py."""
-    redeliver = settings.redeliver_after_seconds
-    timeout, namespace = settings.transport_timeout_seconds, settings.transport_namespace
-    retry = Retry.from_file(settings.blueprint)
-    if kind == "redis":
-        from .redis import RedisTransport
-
-        block = settings.transport_block_seconds
-        return RedisTransport(settings.redis_url, namespace, timeout, redeliver, block, retry)
-    if kind == "nats":
-        from .nats import NatsTransport
-
-        return NatsTransport(settings.nats_url, namespace, timeout, redeliver, retry)
-    from .memory import MemoryTransport
-
-    return MemoryTransport(redeliver, timeout, retry)

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Throwaway `redis-server` and `nats-server` processes on 127.0.0.1, for tests,
 benchmarks and trying a promotion on a laptop.
 

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The in-memory transport: inboxes as asyncio queues inside this process.
 
 It keeps the whole contract (at-least-once, replies, acknowledgement after the handler,
@@ -109,6 +110,7 @@ class MemoryTransport:
             delivery.id,
             attempts,
             error,
+            extra={"delivery_id": delivery.id[:80]},  # also before a handler ran
         )
 
     async def _consume(self, cell: str, handler: Handler) -> None:

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The NATS JetStream transport (nats-py).
 
 - One stream per namespace holds every inbox subject, `<namespace>.inbox.<cell>`, with
@@ -350,4 +351,5 @@ class NatsTransport:
             attempts,
             subject,
             error,
+            extra={"delivery_id": str(headers.get(ID_HEADER, ""))[:80]},  # also before a handler
         )

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The Redis Streams transport (redis-py's asyncio client).
 
 - A cell's inbox is the stream `<namespace>.inbox.<cell>`, consumed by the consumer group
@@ -358,6 +359,7 @@ class RedisTransport:
                 "%s: %s not moved to %s (%s)", taken.stream, taken.entry_id, channel, problem
             )
             return
+        named = fields.get(b"id", b"").decode(errors="replace")[:80]  # also before a handler
         log.error(
             "%s: %s gave up after %d attempts, moved to %s (%s)",
             taken.stream,
@@ -365,6 +367,7 @@ class RedisTransport:
             attempts,
             channel,
             error,
+            extra={"delivery_id": named},
         )
 
 

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """`deploy/compose.yaml`: the service on one host, as the blueprint places its cells.
 
 `docker compose -f deploy/compose.yaml up -d` builds the image (deploy/Dockerfile, the
@@ -37,7 +38,7 @@ from typing import Any
 
 import yaml
 
-from . import DATA_DIR, KEYS_DIR, Facts
+from .facts import DATA_DIR, KEYS_DIR, Facts
 
 PATH = "deploy/compose.yaml"
 HEADER = (

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The pods of the Kubernetes manifests: every Deployment the overlays run is built here.
 
 All of them meet Pod Security's `restricted` profile (non-root uid 10001, read-only root
@@ -18,7 +19,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from . import DATA_DIR, KEYS_DIR, Facts
+from .facts import DATA_DIR, KEYS_DIR, Facts
 
 UID = 10001  # the image's user and group (deploy/Dockerfile)
 PART_OF = "app.kubernetes.io/part-of"

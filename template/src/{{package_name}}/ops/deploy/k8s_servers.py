@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The message servers of the distributed overlay: Redis and NATS, only those in use.
 
 A promoted cell talks to the gateway over Redis Streams or NATS JetStream (its
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import Facts
+from .facts import Facts
 from .k8s_pods import Object, container_security, deployment, labels, resources
 
 REDIS_IMAGE = "redis:7.4-alpine"

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The Kubernetes manifests: a kustomize base and the overlays `monolith` and `distributed`.
 
 `deploy/k8s/base/` is the service as generated: the gateway's Deployment and Service,
@@ -20,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from . import KEYS_DIR, Facts
+from .facts import KEYS_DIR, Facts
 from .k8s_pods import (
     COMPONENT,
     PART_OF,

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """`verify-audit`: prove the audit log is whole, as `audit verify` does, as a runbook.
 
 It only reads, so it is safe while the service runs (an entry being appended at that
@@ -13,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import Invocation, PreconditionError, Runbook, Step, StepError, prog
+from ...gateway.audit import verify
+from .engine import Invocation, PreconditionError, Runbook, Step, StepError, prog
 from .state import data_dir_of, settings_at
 
 
@@ -30,6 +32,7 @@ def prepare_check(invocation: Invocation) -> Check:
     """- no audit log is configured, or there is none yet;
     - no audit key is configured (`<PREFIX>AUDIT_KEY` or `<keys_dir>/audit.key`), or it
       is not hex of at least 32 bytes."""
+    # start-up cost: explain imports the runbooks in copier's interpreter: no pydantic-settings
     from ...core.keyfiles import MissingKeyError, env_name, key_path, load_key
 
     settings = settings_at(invocation.root, env="prod")  # verifying never invents a key
@@ -55,8 +58,6 @@ def plan_verify(check: Check) -> str:
 def apply_verify(check: Check) -> str:
     """Reads every entry and checks its MAC, the chain (each entry names the previous
     one's MAC, in sequence) and the last signed checkpoint (which catches a cut tail)."""
-    from ...gateway.audit import verify
-
     verdict = verify(check.log, check.key)
     check.entries, check.problems = verdict.entries, verdict.problems
     return f"{check.entries} entries read before the first problem, if any"

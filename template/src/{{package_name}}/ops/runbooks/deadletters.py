@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Dead letters: `dead-letters CELL` lists a cell's, `replay-dead-letters CELL --id ID`
 puts them back into its inbox and `drop-dead-letters CELL --id ID` deletes them (`all`
 for every one).
@@ -28,7 +29,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import Invocation, Param, PreconditionError, Runbook, Step, StepError, prog
+from ...core.blueprint import load
+from ...core.transport import TransportError
+from ...core.transport.adapters import open_transport
+from .engine import Invocation, Param, PreconditionError, Runbook, Step, StepError, prog
 from .state import settings_at
 
 if TYPE_CHECKING:
@@ -54,7 +58,6 @@ def on_each(
     settings: Settings, kinds: tuple[Kind, ...], work: Callable[..., Awaitable[T]]
 ) -> dict[Kind, T]:
     """`work(transport)` on a connected transport of each kind, one after the other."""
-    from ...core.transport import open_transport
 
     async def run() -> dict[Kind, T]:
         results: dict[Kind, T] = {}
@@ -79,13 +82,10 @@ def read(settings: Settings, kinds: tuple[Kind, ...], cell: str) -> list[tuple[K
 
 
 def _cells(root: Path, settings: Settings) -> set[str]:
-    from ...core.blueprint import load
-
     path = settings.blueprint if settings.blueprint.is_absolute() else root / settings.blueprint
     if not path.is_file():
         return set(settings.placements)
-    cells = load(path).get("cells") or {}
-    return set(cells) if isinstance(cells, dict) else set()
+    return set(load(path).cells)
 
 
 def prepare_letters(invocation: Invocation) -> Letters:
@@ -94,8 +94,6 @@ def prepare_letters(invocation: Invocation) -> Letters:
       NATS, so nothing is dead-lettered;
     - a server the placements use cannot be reached;
     - (drop) `--id` names no dead letter of the cell."""
-    from ...core.transport import TransportError
-
     root, cell = invocation.root, invocation.arguments["cell"]
     settings = settings_at(root)
     if cell not in _cells(root, settings):
@@ -178,8 +176,6 @@ def _on_chosen(letters: Letters, action: str) -> int:
                 done += await transport.replay(letters.cell, dead.ref, body)
         return done
 
-    from ...core.transport import TransportError
-
     kinds = tuple(sorted({kind for kind, _ in letters.chosen}))
     try:
         return sum(on_each(letters.settings, kinds, each).values())
@@ -195,6 +191,7 @@ def _still_there(letters: Letters) -> list[str]:
 
 def _envelopes(settings: Settings) -> tuple[Envelopes, Envelopes]:
     """The delivery keyring's envelopes: one that opens any age, one that seals now."""
+    # start-up cost: explain imports the runbooks in copier's interpreter: no cryptography
     from ...core.envelope import Envelopes, delivery_envelopes, load_delivery_keyring
 
     return Envelopes(load_delivery_keyring(settings), math.inf), delivery_envelopes(settings)
@@ -220,6 +217,7 @@ def prepare_replay(invocation: Invocation) -> Letters:
     - `--id` names no dead letter of the cell;
     - one of them does not verify under the delivery keyring (unsigned, forged, or under
       a key dropped since): it is not one of ours, or no longer replayable; drop it."""
+    # start-up cost: explain imports the runbooks in copier's interpreter: no cryptography
     from ...core.envelope import Refused
 
     letters = prepare_letters(invocation)

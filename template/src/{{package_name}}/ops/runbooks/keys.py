@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """`rotate-keys --keys-file FILE --old-keys revoke|keep`: a new data key for every stored
 record, and a new API key for every active one.
 
@@ -24,7 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import Invocation, Param, PreconditionError, Runbook, Step, StepError, prog
+from ...gateway.apikeys import ApiKeys
+from .engine import Invocation, Param, PreconditionError, Runbook, Step, StepError, prog
 from .state import data_dir_of, live, open_every_record, refuse_if_running, settings_at
 
 if TYPE_CHECKING:
@@ -55,8 +57,8 @@ def prepare_rotation(invocation: Invocation) -> Rotation:
     - FILE exists already, or its folder does not;
     - the service is running: a process holds one of its files open (stop the gateway
       and the workers first)."""
+    # start-up cost: explain imports the runbooks in copier's interpreter: no cryptography
     from ...core.sealing import KEYRING_ENV, keyring_path, load_keyring
-    from ...gateway.apikeys import ApiKeys
 
     settings = settings_at(invocation.root, env="prod")  # never invent a key
     data_dir_of(settings)
@@ -107,8 +109,9 @@ def apply_data_key(rotation: Rotation) -> str:
     """Rotates (`keys rotate-data`): every record is opened and sealed again in memory
     before anything is written, then the keyring gains the new key, each cell's records
     are rewritten in one transaction, and the old key leaves the keyring."""
+    # start-up cost: explain imports the runbooks in copier's interpreter: no cryptography
     from ...core.rotation import rotate_data_key
-    from ...core.sealing import DataKeyError
+    from ...core.sealing import DataKeyError  # start-up cost: as above
 
     try:
         rotation.new_key_id, rotation.rotated = rotate_data_key(rotation.settings)
@@ -120,8 +123,9 @@ def apply_data_key(rotation: Rotation) -> str:
 def verify_data_key(rotation: Rotation) -> str:
     """The keyring holds only the new key, and every record, outbox event and stored
     result opens and is sealed under it."""
+    # start-up cost: explain imports the runbooks in copier's interpreter: no cryptography
     from ...core.rotation import open_every_message
-    from ...core.sealing import DataKeyError, load_keyring
+    from ...core.sealing import DataKeyError, load_keyring  # start-up cost: as above
 
     keyring = load_keyring(rotation.settings)
     if list(keyring.keys) != [rotation.new_key_id]:
@@ -168,8 +172,6 @@ def apply_api_keys(rotation: Rotation) -> str:
     """Issues the new keys and revokes the old ones in one transaction, writes FILE (one
     line per key: role, the id it replaces, the key), then commits; if FILE cannot be
     written nothing changes."""
-    from ...gateway.apikeys import ApiKeys
-
     if not rotation.old_keys:
         return "no API key to replace"
     store = ApiKeys(rotation.settings.api_keys_path)
@@ -206,8 +208,6 @@ def verify_api_keys(rotation: Rotation) -> str:
     """FILE is readable by its owner only; every new key in it is accepted with the
     role of the key it replaces; the old keys are revoked (or still active with
     `keep`)."""
-    from ...gateway.apikeys import ApiKeys
-
     if not rotation.old_keys:
         return "no API key to replace"
     mode = stat.S_IMODE(rotation.keys_file.stat().st_mode)

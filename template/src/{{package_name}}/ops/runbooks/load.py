@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Load runbooks: `shed-load --rate 5/second --minutes 30` tightens the gateway's
 per-principal rate limit for a while; `restore-load` ends that early.
 
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ...core.private import write_private
-from . import Invocation, Param, PreconditionError, Runbook, Step, StepError, prog
+from .engine import Invocation, Param, PreconditionError, Runbook, Step, StepError, prog
 from .state import data_dir_of, settings_at
 
 MAX_MINUTES = 24 * 60
@@ -41,6 +42,7 @@ class Shedding:
 def per_second(rate: str) -> float:
     """Requests per second a limit allows (`10/minute` -> 0.1667); ValueError if the
     text is not a limit."""
+    # start-up cost: explain imports the runbooks in copier's interpreter: no `limits`
     from limits import parse
 
     item = parse(rate)
@@ -95,8 +97,10 @@ def apply_override(shedding: Shedding) -> str:
 def verify_override(shedding: Shedding) -> str:
     """The gateway's own reader accepts the file, with the rate asked for and an end
     still in the future."""
+    # start-up cost: explain imports the runbooks in copier's interpreter: no `limits`
     from limits import parse
 
+    # start-up cost: explain imports the runbooks in copier's interpreter: no `limits`
     from ...gateway.ratelimit import OverrideError, read_override
 
     try:

@@ -1,11 +1,14 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """`rollback`: run the previous image again, in compose and in Kubernetes.
 
 `blueprint.yml`'s `deploy:` names the image's `tag` and the `previous_tag`; the deploy
 files (`deploy/compose.yaml`, `deploy/k8s/`) are generated from it by `explain`. So a
-rollback swaps the two values (two lines of the blueprint; comments and layout stay), runs
-`explain`, and checks that every generated file that runs the service names the previous
-image. A second rollback swaps them back: it is its own undo. Nothing is committed or
-deployed: the user reviews, commits and applies, as with any blueprint change.
+rollback swaps the two values (two lines of the blueprint; comments and layout stay),
+judges the edit through the typed blueprint (it must read back with only the tags
+swapped), runs `explain`, and checks that every generated file that runs the service
+names the previous image. A second rollback swaps them back: it is its own undo. Nothing
+is committed or deployed: the user reviews, commits and applies, as with any blueprint
+change.
 """
 
 from __future__ import annotations
@@ -17,24 +20,15 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ...core.blueprint import Blueprint, BlueprintError, load, parse, value_span
+from ...core.git import git
 from ...core.names import PACKAGE
-from . import (
-    Invocation,
-    PreconditionError,
-    Runbook,
-    Step,
-    StepError,
-    dirty,
-    environment_for,
-    git,
-    indent,
-    prog,
-)
-
-if TYPE_CHECKING:
-    from ..deploy import Facts
+from ..deploy import Facts, documents, facts_of
+from .changes import dirty
+from .engine import Invocation, PreconditionError, Runbook, Step, StepError, indent, prog
+from .hook import environment_for
 
 BLUEPRINT = "blueprint.yml"
 COMPOSE = "deploy/compose.yaml"
@@ -64,30 +58,38 @@ class Swap:
 
 def edit_tags(text: str, tag: str, previous: str) -> str:
     """`text` with only `deploy.tag` and `deploy.previous_tag`'s values replaced (as
-    quoted YAML strings); comments and layout elsewhere are untouched."""
-    import yaml
-
-    document = yaml.compose(text)
-    deploy = _child(document, "deploy")
+    quoted YAML strings), where the blueprint's loader says they are written; comments
+    and layout elsewhere are untouched."""
     spans = []
     for key, value in (("tag", tag), ("previous_tag", previous)):
-        node = _child(deploy, key)
-        if node.start_mark.line != node.end_mark.line:
+        span = value_span(text, ("deploy", key))
+        if span is None:
+            raise PreconditionError(f"{BLUEPRINT} has no deploy.{key}")
+        if not span.on_key_line or "\n" in text[span.start : span.end]:
             raise PreconditionError(f"deploy.{key} spans several lines: set it by hand")
-        spans.append((node.start_mark.index, node.end_mark.index, json.dumps(value)))
+        spans.append((span.start, span.end, json.dumps(value)))
     for start, end, value in sorted(spans, reverse=True):
         text = text[:start] + value + text[end:]
     return text
 
 
-def _child(node: Any, name: str) -> Any:
-    import yaml
+def _swapped(blueprint: Blueprint) -> Blueprint:
+    """`blueprint` with `deploy.tag` and `deploy.previous_tag` swapped."""
+    deploy = blueprint.deploy
+    swapped = deploy.model_copy(update={"tag": deploy.previous_tag, "previous_tag": deploy.tag})
+    return blueprint.model_copy(update={"deploy": swapped})
 
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if key.value == name:
-                return value
-    raise PreconditionError(f"{BLUEPRINT} has no {name}")
+
+def _current(root: Path) -> tuple[str, Blueprint]:
+    """The blueprint's text and typed model; refused when missing or invalid."""
+    path = root / BLUEPRINT
+    if not path.is_file():
+        raise PreconditionError(f"no {BLUEPRINT} in {root}: run it from the project root")
+    text = path.read_bytes().decode("utf-8")
+    blueprint, problems = parse(text)
+    if blueprint is None:
+        raise PreconditionError(f"{BLUEPRINT}:{problems[0]}; fix it first")
+    return text, blueprint
 
 
 def prepare_rollback(invocation: Invocation) -> Swap:
@@ -95,27 +97,16 @@ def prepare_rollback(invocation: Invocation) -> Swap:
     - `deploy.previous_tag` is null (there is nothing to go back to) or equals `tag`;
     - the project has no commit yet, or `blueprint.yml` or `deploy/` has uncommitted
       changes (so that the rollback can be reviewed and undone alone)."""
-    import yaml
-
-    from ...core.blueprint import check_text
-
     root = invocation.root
-    path = root / BLUEPRINT
-    if not path.is_file():
-        raise PreconditionError(f"no {BLUEPRINT} in {root}: run it from the project root")
-    text = path.read_bytes().decode("utf-8")
-    problems = check_text(text)
-    if problems:
-        raise PreconditionError(f"{BLUEPRINT}:{problems[0]}; fix it first")
-    data = yaml.safe_load(text)
-    deploy = data.get("deploy") or {}
-    tag, previous = deploy.get("tag"), deploy.get("previous_tag")
+    text, blueprint = _current(root)
+    facts = facts_of(root, blueprint)
+    tag, previous = facts.tag, blueprint.deploy.previous_tag
     if previous is None:
         raise PreconditionError(
             "deploy.previous_tag is null: there is no previous image to go back to "
             f"(set it in {BLUEPRINT} when you release a new tag)"
         )
-    if str(previous) == str(tag):
+    if previous == tag:
         raise PreconditionError(f"deploy.previous_tag is the running tag {tag}: nothing to do")
     if git(root, "rev-parse", "--verify", "--quiet", "HEAD").returncode != 0:
         raise PreconditionError(f"{root} is not a git repository with a commit: commit first")
@@ -125,9 +116,8 @@ def prepare_rollback(invocation: Invocation) -> Swap:
             f"uncommitted changes in {', '.join(sorted(pending))}: commit them first, so "
             "that the rollback is the only change to review and undo"
         )
-    new_text = edit_tags(text, str(previous), str(tag))
-    expected = {**data, "deploy": {**deploy, "tag": str(previous), "previous_tag": str(tag)}}
-    if check_text(new_text) or yaml.safe_load(new_text) != expected:
+    new_text = edit_tags(text, previous, tag)
+    if parse(new_text)[0] != _swapped(blueprint):
         raise PreconditionError(f"could not swap deploy.tag and previous_tag alone in {BLUEPRINT}")
     old_lines, new_lines = text.splitlines(), new_text.splitlines()
     changed = [
@@ -135,8 +125,7 @@ def prepare_rollback(invocation: Invocation) -> Swap:
         for number, (before, after) in enumerate(zip(old_lines, new_lines, strict=True), 1)
         if before != after
     ]
-    image = str(deploy.get("image"))
-    return Swap(root, image, str(tag), str(previous), text, new_text, changed)
+    return Swap(root, facts.image, tag, previous, text, new_text, changed)
 
 
 # ---- step 1: the blueprint ---------------------------------------------------------------
@@ -160,14 +149,12 @@ def apply_swap(swap: Swap) -> str:
 
 
 def verify_swap(swap: Swap) -> str:
-    """`blueprint check` finds no problem, and the tags read back swapped."""
-    from ...core.blueprint import check_file
-    from ..deploy import facts_of
-
-    problems = check_file(swap.blueprint)
-    if problems:
-        raise StepError(f"{BLUEPRINT}:{problems[0]}")
-    facts = facts_of(swap.root)
+    """The blueprint's loader accepts the file, and its typed model reads the tags back
+    swapped."""
+    try:
+        facts = facts_of(swap.root, load(swap.blueprint))
+    except BlueprintError as error:
+        raise StepError(str(error)) from None
     if (facts.tag, facts.previous_tag) != (swap.previous, swap.tag):
         raise StepError(f"deploy reads tag {facts.tag}, previous_tag {facts.previous_tag}")
     return f"{BLUEPRINT} is valid; the image is now {facts.image_ref}"
@@ -182,16 +169,21 @@ def plan_explain(swap: Swap) -> str:
     return f"{prog()} explain: {COMPOSE} and deploy/k8s/ will run {swap.image_ref}"
 
 
-def apply_explain(swap: Swap) -> str:
-    """Runs it in a new process, on the project's own code."""
-    done = subprocess.run(
-        [sys.executable, "-m", PACKAGE, "explain", "--root", str(swap.root)],
+def _explain(swap: Swap, *args: str) -> subprocess.CompletedProcess[str]:
+    """`explain` in a new process, on the project's own code."""
+    return subprocess.run(
+        [sys.executable, "-m", PACKAGE, "explain", "--root", str(swap.root), *args],
         cwd=swap.root,
         env=environment_for(swap.root),
         capture_output=True,
         text=True,
         timeout=300,
     )
+
+
+def apply_explain(swap: Swap) -> str:
+    """Runs it in a new process, on the project's own code."""
+    done = _explain(swap)
     swap.explained = (done.stdout + done.stderr).strip()
     if done.returncode != 0:
         raise StepError(f"explain failed (exit {done.returncode}):\n{swap.explained}")
@@ -229,19 +221,20 @@ def _kustomized(swap: Swap, facts: Facts) -> list[str]:
 
 
 def verify_explain(swap: Swap) -> str:
-    """The deploy files equal what the blueprint generates, and every one that names the
-    service's image (compose, the Kubernetes Deployments, and each overlay's `kubectl
-    kustomize` output where kubectl is installed) names the previous tag's image and not
-    the one rolled back from."""
-    from ..deploy import documents, facts_of
-
+    """The deploy files equal what the blueprint generates (`explain --check`, in a new
+    process), and every one that names the service's image (compose, the Kubernetes
+    Deployments, and each overlay's `kubectl kustomize` output where kubectl is
+    installed) names the previous tag's image and not the one rolled back from."""
+    stale = _explain(swap, "--check")
+    if stale.returncode != 0:
+        listed = (stale.stdout + stale.stderr).strip()
+        raise StepError(f"the generated files are not what the blueprint generates:\n{listed}")
     facts = facts_of(swap.root)
     rolled_back_from = f"{facts.image}:{swap.tag}"
     naming = []
-    for path, text in documents(swap.root):
+    for path, _ in documents(swap.root):
         name = path.relative_to(swap.root).as_posix()
-        if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            raise StepError(f"{name} is not what the blueprint generates")
+        text = path.read_text(encoding="utf-8")
         if names(text, rolled_back_from):
             raise StepError(f"{name} still names {rolled_back_from}")
         if names(text, facts.image_ref):
@@ -256,8 +249,6 @@ def verify_explain(swap: Swap) -> str:
 
 
 def _instructions(swap: Swap) -> str:
-    from ..deploy import facts_of
-
     overlay = "distributed" if facts_of(swap.root).workers else "monolith"
     pairs = [
         (f'git add -A && git commit -m "roll back to {swap.previous}"', "first"),

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The service's state on disk, as the data runbooks (backup, restore, rotate-keys) see it.
 
 Settings name where the state lives; a relative `data_dir` (the default `var`) is read
@@ -23,7 +24,8 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import PreconditionError
+from ...gateway.audit import checkpoint_path
+from .engine import PreconditionError
 
 if TYPE_CHECKING:
     from ...core.settings import Settings
@@ -36,6 +38,7 @@ API_KEYS = "api-keys.sqlite3"  # gateway/apikeys.py's file in Settings.api_keys_
 
 def settings_at(root: Path, **overrides: object) -> Settings:
     """The settings (from the environment), their relative paths read from `root`."""
+    # start-up cost: explain imports the runbooks in copier's interpreter: no pydantic-settings
     from ...core.settings import Settings
 
     settings = Settings()
@@ -85,8 +88,6 @@ def live(settings: Settings) -> dict[str, Path]:
                 found[f"keys/{path.name}"] = path
     audit = settings.audit_path
     if audit is not None and audit.is_file():
-        from ...gateway.audit import checkpoint_path
-
         found[AUDIT_LOG] = audit
         if checkpoint_path(audit).is_file():
             found[AUDIT_MARKS] = checkpoint_path(audit)
@@ -118,8 +119,6 @@ def target(settings: Settings, name: str) -> Path:
         return (settings.keys_path or data_dir / "keys") / rest
     if part == "apikeys" and rest == API_KEYS:
         return api_keys_file(settings)
-    from ...gateway.audit import checkpoint_path
-
     audit = settings.audit_path or data_dir / "audit.log"
     if name == AUDIT_LOG:
         return audit
@@ -178,9 +177,10 @@ def integrity(path: Path) -> str:
 def open_every_record(settings: Settings) -> tuple[int, set[str], list[str]]:
     """Opens every encrypted record of every cell database with the keyring the service
     would load: how many, the key ids they are sealed with, and the problems found."""
+    # start-up cost: explain runs in copier's Python, without cryptography or pydantic-settings
     from ...core.keyfiles import MissingKeyError
-    from ...core.sealing import DataKeyError, load_keyring
-    from ...core.storage import Records
+    from ...core.sealing import DataKeyError, load_keyring  # start-up cost: as above
+    from ...core.storage import Records  # start-up cost: as above
 
     data_dir = data_dir_of(settings)
     try:

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Triggers: when a cell should leave the gateway's process, judged from metrics.
 
 A trigger is a threshold from `blueprint.yml` (`triggers:`) over a window of the metrics

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """`<cli> triggers check`: which triggers fire now, as a table or as JSON.
 
 It reads the metrics series the running service records (or a recorded one given with
@@ -17,11 +18,14 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Literal
 
 from .definitions import cli_name, show
 from .evaluation import Context, Finding, evaluate
 from .thresholds import Thresholds, cell_facts
+
+if TYPE_CHECKING:
+    from ...core.blueprint import Blueprint
 
 
 def _stamp(t: float) -> str:
@@ -59,22 +63,24 @@ def report(findings: Sequence[Finding]) -> str:
     return "\n".join(lines)
 
 
-def _blueprint(path: Path) -> dict[str, Any] | None:
-    """The blueprint's data; None (after saying why) when it is broken."""
-    from ...core.blueprint import check_file, load
-
+def _blueprint(path: Path) -> Blueprint | Literal[False] | None:
+    """The typed blueprint; None without one (the default thresholds), False (after
+    saying why) when it is broken."""
     if not path.exists():
         print(f"{path} not found: judging with the default thresholds", file=sys.stderr)
-        return {}
-    problems = check_file(path)
-    for problem in problems:
-        print(f"{path}:{problem}", file=sys.stderr)
-    return None if problems else load(path)
+        return None
+    from ...core.blueprint import BlueprintError, load  # start-up cost: pydantic
+
+    try:
+        return load(path)
+    except BlueprintError as error:
+        print(error, file=sys.stderr)
+        return False
 
 
 def check(args: argparse.Namespace) -> int:
-    from ...core import series
-    from ...core.settings import Settings
+    from ...core import series  # start-up cost: only `triggers check` reads a series
+    from ...core.settings import Settings  # start-up cost: pydantic
 
     settings = Settings()
     path = Path(args.series) if args.series else settings.series_path
@@ -89,7 +95,7 @@ def check(args: argparse.Namespace) -> int:
         print(f"no metrics series at {path}: {how}", file=sys.stderr)
         return 2
     data = _blueprint(Path(args.blueprint) if args.blueprint else settings.blueprint)
-    if data is None:
+    if data is False:
         return 2
     limits = Thresholds.from_blueprint(data)
     now = args.now

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """The trigger definitions: what each trigger measures, where its threshold is set, how
 its value is computed and which cell a firing names.
 

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """`docs/distribution.md`: the page that says when a cell leaves the process.
 
 It is rendered by `explain` from the trigger definitions, so every trigger, what it
@@ -50,10 +51,26 @@ def _windows(trigger: Trigger) -> str:
 
 
 def render_distribution(triggers: Sequence[Trigger] = TRIGGERS) -> str:
+    """`docs/distribution.md`: why and when a cell leaves the process, from the triggers."""
     cli = cli_name()
-    package = PACKAGE_DIR.name
     lines = [HEADER, "", "# Distribution: when a cell leaves the process", ""]
-    lines += [
+    lines += _introduction(cli)
+    lines += _judging()
+    for trigger in triggers:
+        lines.append(
+            f"| `{trigger.name}` | {trigger.measures} | {_windows(trigger)} "
+            f"| `{trigger.key}` | {trigger.default()} |"
+        )
+    lines += ["", "## The triggers", ""]
+    for trigger in triggers:
+        lines += _trigger_section(trigger, cli)
+    lines += _checking(cli, PACKAGE_DIR.name)
+    return "\n".join(lines) + "\n"
+
+
+def _introduction(cli: str) -> list[str]:
+    """What moves a cell, why one process first, and the placements."""
+    return [
         "Every cell starts in the gateway's process, on the in-memory bus. A cell moves to",
         "a worker process of its own when a *trigger* says so: a threshold from",
         "`blueprint.yml` judged over a window of measurements, never on one sample.",
@@ -83,6 +100,12 @@ def render_distribution(triggers: Sequence[Trigger] = TRIGGERS) -> str:
         "The cells do not change: they send and handle the same messages wherever they run.",
         f"`{cli} runbook run promote-cell CELL --to redis|nats` moves one (dry run first).",
         "",
+    ]
+
+
+def _judging() -> list[str]:
+    """How the windows judge a trigger, up to the header of the table of triggers."""
+    return [
         "## How a trigger is judged",
         "",
         "The service appends one sample per interval (`sample_seconds`, 15 s by default) to",
@@ -106,32 +129,32 @@ def render_distribution(triggers: Sequence[Trigger] = TRIGGERS) -> str:
         "| trigger | measures | windows | threshold (blueprint key) | default |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for trigger in triggers:
-        lines.append(
-            f"| `{trigger.name}` | {trigger.measures} | {_windows(trigger)} "
-            f"| `{trigger.key}` | {trigger.default()} |"
-        )
-    lines += ["", "## The triggers", ""]
-    for trigger in triggers:
-        sentence = trigger.measures[0].upper() + trigger.measures[1:]
-        lines += [f"### `{trigger.name}`", "", f"{sentence}.", ""]
-        lines.append(f"- value: {trigger.value_rule}")
-        lines.append(f"- windows: {_windows(trigger)}")
-        if trigger.kind == "flag":
-            lines.append(f"- fires: when a cell's entry says `{trigger.key.split(': ', 1)[1]}`")
-        else:
-            comparison = "both windows exceed" if trigger.kind == "windowed" else "it exceeds"
-            lines.append(
-                f"- fires: when {comparison} `{trigger.key}` (default {trigger.default()})"
-            )
-        lines.append(f"- names: {trigger.cell_rule}")
-        polyglot = trigger.name == "polyglot"
-        move = f"`{cli} runbook run promote-cell CELL --to {'nats' if polyglot else 'redis'}`"
-        lines.append(f"- playbook: {move}" + ("" if polyglot else NATS_NOTE))
-        if trigger.extra_step:
-            lines.append(f"  {trigger.extra_step}")
-        lines.append("")
-    lines += [
+
+
+def _trigger_section(trigger: Trigger, cli: str) -> list[str]:
+    """One trigger: what it measures, when it fires, the cell it names, the playbook."""
+    sentence = trigger.measures[0].upper() + trigger.measures[1:]
+    lines = [f"### `{trigger.name}`", "", f"{sentence}.", ""]
+    lines.append(f"- value: {trigger.value_rule}")
+    lines.append(f"- windows: {_windows(trigger)}")
+    if trigger.kind == "flag":
+        lines.append(f"- fires: when a cell's entry says `{trigger.key.split(': ', 1)[1]}`")
+    else:
+        comparison = "both windows exceed" if trigger.kind == "windowed" else "it exceeds"
+        lines.append(f"- fires: when {comparison} `{trigger.key}` (default {trigger.default()})")
+    lines.append(f"- names: {trigger.cell_rule}")
+    polyglot = trigger.name == "polyglot"
+    move = f"`{cli} runbook run promote-cell CELL --to {'nats' if polyglot else 'redis'}`"
+    lines.append(f"- playbook: {move}" + ("" if polyglot else NATS_NOTE))
+    if trigger.extra_step:
+        lines.append(f"  {trigger.extra_step}")
+    lines.append("")
+    return lines
+
+
+def _checking(cli: str, package: str) -> list[str]:
+    """The commands that judge the triggers."""
+    return [
         "## Checking",
         "",
         f"- `{cli} triggers check`: the live series (`var/metrics/series.jsonl`), judged now.",
@@ -140,4 +163,3 @@ def render_distribution(triggers: Sequence[Trigger] = TRIGGERS) -> str:
         f"- The cells' code lives in `src/{package}/cells/<cell>`; their size names the cell",
         "  for `context_size`.",
     ]
-    return "\n".join(lines) + "\n"

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Evaluation: every trigger's state at a moment, with its evidence and its playbook.
 
 Load is judged like a multiwindow burn-rate alert (Google SRE Workbook, "Alerting on

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Thresholds: what `blueprint.yml` says the triggers are judged against.
 
 Two parts of the blueprint feed the triggers. Its `triggers:` section sets the
@@ -10,9 +11,11 @@ cell runs on a worker.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # start-up cost: the CLI's parser imports this package, not pydantic
+    from ...core.blueprint import Blueprint
 
 FLAGS = ("untrusted_code", "multi_tenant", "polyglot", "isolation")
 
@@ -31,11 +34,14 @@ class Thresholds:
     burn_rate: float = 14.4
 
     @classmethod
-    def from_blueprint(cls, data: Mapping[str, Any] | None) -> Thresholds:
-        section = dict((data or {}).get("triggers") or {})
-        slo = section.pop("slo", None) or {}
-        known = {key: value for key, value in {**section, **slo}.items() if key in KEYS}
-        return cls(**{key: float(value) for key, value in known.items()})
+    def from_blueprint(cls, blueprint: Blueprint | None) -> Thresholds:
+        """The blueprint's thresholds (its model holds the defaults); the defaults without
+        a blueprint."""
+        if blueprint is None:
+            return cls()
+        section = blueprint.triggers
+        stated = {**section.model_dump(exclude={"slo"}), **section.slo.model_dump()}
+        return cls(**{key: float(stated[key]) for key in KEYS})
 
 
 # Where each threshold is set in blueprint.yml.
@@ -65,12 +71,9 @@ class CellFacts:
         return "nats" if "polyglot" in self.flags else "redis"
 
 
-def cell_facts(data: Mapping[str, Any] | None) -> dict[str, CellFacts]:
-    facts = {}
-    for name, entry in ((data or {}).get("cells") or {}).items():
-        entry = entry or {}
-        placement = entry.get("placement", "in-process")
-        if isinstance(placement, Mapping):
-            placement = str(placement.get("worker", "in-process"))
-        facts[str(name)] = CellFacts(str(placement), tuple(entry.get("flags") or ()))
-    return facts
+def cell_facts(blueprint: Blueprint | None) -> dict[str, CellFacts]:
+    """Each cell's placement and flags, as the blueprint states them."""
+    cells = blueprint.cells if blueprint else {}
+    return {
+        name: CellFacts(cell.transport or "in-process", cell.flags) for name, cell in cells.items()
+    }

@@ -1,3 +1,4 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
 """Windows: what the samples of a stretch of time amount to.
 
 A trigger is judged over a window, never on one sample. This module cuts the window

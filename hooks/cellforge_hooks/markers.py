@@ -1,0 +1,1 @@
+../../template/src/{{package_name}}/explain/markers.py

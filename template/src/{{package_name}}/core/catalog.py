@@ -1,0 +1,42 @@
+# Owned by the Cellforge template: change blueprint.yml or the template, not this file.
+"""The catalog: which cells make up this service, and how to load one by name.
+
+Cells are imported by name, never statically, so the import contracts can say
+"nothing outside cells/ imports a cell" and mean it. The names are the typed blueprint's
+(`cell_names`): `blueprint.yml` is the one list of cells, read at run time.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .blueprint import Blueprint
+from .cells import Cell, CellDeclarationError, Registry
+
+CELLS_PACKAGE = __name__.rsplit(".", 2)[0] + ".cells"
+
+
+def load_cell(name: str, module_name: str | None = None) -> Cell:
+    """Import `cells/<name>` (or `module_name`) and return the `Cell` it declares as `cell`."""
+    module = importlib.import_module(module_name or f"{CELLS_PACKAGE}.{name}")
+    cell = getattr(module, "cell", None)
+    if not isinstance(cell, Cell):
+        raise CellDeclarationError(f"{module.__name__} must define `cell = Cell(...)`")
+    if cell.name != name and module_name is None:
+        raise CellDeclarationError(f"{module.__name__} declares a cell named {cell.name!r}")
+    return cell
+
+
+def cell_names(blueprint: Blueprint | None) -> tuple[str, ...]:
+    """The cells `blueprint.yml` lists, in its order (none without a blueprint)."""
+    return tuple(blueprint.cells) if blueprint else ()
+
+
+def load_registry(names: tuple[str, ...], extra: tuple[str, ...] = ()) -> Registry:
+    """The registry of `names`, plus the cells of the `extra` modules (tests only). An
+    extra module's cell stands in for the named cell of the same name: a test's blueprint
+    may list a cell whose code lives with the tests."""
+    extras = [load_cell("", module) for module in extra]
+    provided = {cell.name for cell in extras}
+    cells = [load_cell(name) for name in names if name not in provided]
+    return Registry([*cells, *extras])
