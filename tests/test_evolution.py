@@ -75,6 +75,7 @@ def test_an_update_keeps_user_edits_applies_the_template_and_respects_deletions(
     assert "returns its result (v2)." in (project / BUS).read_text()
     assert "Template v2." in (project / "README.md").read_text()
     probe = "from my_service.core.settings import Settings; print(Settings().port)"
+    env = project_env("3.11")
     assert run(["uv", "run", "python", "-c", probe], project, env).stdout.split()[-1] == "8100"
     schema = (project / "src/my_service/core/blueprint.schema.json").read_text()
     assert '"port"' in schema and "http_port" not in schema

@@ -11,6 +11,7 @@ interactive and scripted routes say the same complete thing.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -147,5 +148,15 @@ def test_an_interactive_run_shows_whole_help_and_refusals_at_80_columns(tmp_path
     assert answers["http_port"] == "9090"
     blueprint = yaml.safe_load((destination / "blueprint.yml").read_text(encoding="utf-8"))
     assert blueprint["service"]["http_port"] == 9090
-    assert "port: int = 9090" in (destination / "src/shop_api/core/settings.py").read_text()
     assert_hygienic(destination)
+    # The port the service gets: the settings default to the typed blueprint's, read at
+    # run time (no rendered constant), and that model reads 9090 from this blueprint.
+    settings = (destination / "src/shop_api/core/settings.py").read_text(encoding="utf-8")
+    assert "port: int = Field(default_factory=blueprint_port)" in settings
+    read = "from pathlib import Path; from shop_api.core.blueprint import read; "
+    read += "print(read(Path('blueprint.yml')).service.http_port)"
+    env = {**os.environ, "PYTHONPATH": str(destination / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+    typed = subprocess.run(
+        [sys.executable, "-c", read], cwd=destination, env=env, capture_output=True, text=True
+    )
+    assert typed.returncode == 0 and typed.stdout.strip() == "9090", typed.stderr

@@ -16,6 +16,7 @@ from .conftest import TEMPLATE
 
 SKELETON_OUTPUTS = ("src/{package}/cells/{cell}/", "tests/cells/test_{cell}_cell.py")
 DERIVED = {
+    "src/my_service/core/blueprint.schema.json",  # `explain` writes it from the typed model
     "docs/architecture.md",
     "docs/distribution.md",
     "docs/asyncapi.json",

@@ -121,7 +121,7 @@ def test_the_template_sources_carry_their_markers() -> None:
 
 def test_explain_and_the_hooks_share_one_marker_module(project: Path) -> None:
     """The project's code and its vendored hooks read the same marker, byte for byte."""
-    ours = project / f"src/{PACKAGE}/explain/markers.py"
+    ours = project / f"src/{PACKAGE}/core/markers.py"
     assert ours.read_bytes() == (project / ".cellforge/cellforge_hooks/markers.py").read_bytes()
 
 

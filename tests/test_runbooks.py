@@ -4,9 +4,9 @@ pre-commit hooks installed, through the real regeneration loop.
 One project serves the whole story (generating and syncing one is the slow part): a dry
 run changes nothing; `promote-cell notes --to redis --yes` without a terminal moves the
 cell (one line of blueprint.yml, the user's comments kept; the answers, the derived
-files and the settings, which read the typed blueprint, follow) and prints how to deploy the worker; the result commits
-cleanly through the hooks; `demote-cell` brings it back to the committed text; and on a
-terminal the runbook asks, and a typed "y" applies.
+files and the settings, which read the typed blueprint, follow) and prints how to deploy
+the worker; the result commits cleanly through the hooks; `demote-cell` brings it back
+to the committed text; and on a terminal the runbook asks, and a typed "y" applies.
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-../../template/src/{{package_name}}/explain/markers.py
+../../template/src/{{package_name}}/core/markers.py

@@ -4,6 +4,13 @@
 Cells are imported by name, never statically, so the import contracts can say
 "nothing outside cells/ imports a cell" and mean it. The names are the typed blueprint's
 (`cell_names`): `blueprint.yml` is the one list of cells, read at run time.
+
+A cell can be listed before its package exists: the user adds it to `blueprint.yml`, and
+the `cellforge-regenerate` hook creates it from the skeleton when the commit runs, maybe
+after another hook (`explain`) has loaded the registry. `load_cell` then raises
+`MissingCellError`, one line saying what creates the cell, which the command line prints
+instead of an import traceback; nothing skips the cell silently, so `serve` and
+`explain --check` still refuse a blueprint whose cells are not all there.
 """
 
 from __future__ import annotations
@@ -14,11 +21,31 @@ from .blueprint import Blueprint
 from .cells import Cell, CellDeclarationError, Registry
 
 CELLS_PACKAGE = __name__.rsplit(".", 2)[0] + ".cells"
+REGENERATE = "uv run python .cellforge regenerate"
+
+
+class MissingCellError(LookupError):
+    """A cell `blueprint.yml` lists has no package under `cells/` (not created yet)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        folder = f"src/{CELLS_PACKAGE.replace('.', '/')}/{name}/"
+        super().__init__(
+            f"cell {name!r} is listed in blueprint.yml but {folder} does not exist yet: "
+            "commit blueprint.yml (the cellforge-regenerate hook creates the cell) or run "
+            f"`{REGENERATE}`; if you deleted the cell, take it out of blueprint.yml"
+        )
 
 
 def load_cell(name: str, module_name: str | None = None) -> Cell:
     """Import `cells/<name>` (or `module_name`) and return the `Cell` it declares as `cell`."""
-    module = importlib.import_module(module_name or f"{CELLS_PACKAGE}.{name}")
+    path = module_name or f"{CELLS_PACKAGE}.{name}"
+    try:
+        module = importlib.import_module(path)
+    except ModuleNotFoundError as error:
+        if module_name is None and error.name == path:  # not an import inside the cell
+            raise MissingCellError(name) from None
+        raise
     cell = getattr(module, "cell", None)
     if not isinstance(cell, Cell):
         raise CellDeclarationError(f"{module.__name__} must define `cell = Cell(...)`")

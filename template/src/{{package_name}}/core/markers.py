@@ -9,13 +9,17 @@ Two wordings share one opening, `OWNER`, which is what the checks look for:
 - `RENDERED`, in the files the template renders: change blueprint.yml or the template;
 - `derived(prog)`, in the files `explain` writes from the code: change the code, re-run it.
 
-Each is written in its file's comment syntax (`SYNTAX`, `NAMES`). Where line 1 must stay
+Each is written in its file's comment syntax (`SYNTAX`, `NAMES`). The writers of the
+files `explain` writes (runbook pages, docs, `.importlinter`, deploy files) open their
+text with `derived_line` themselves, so what a renderer returns is the file, byte for
+byte: its tests, `explain` and `explain --check` compare one text. Where line 1 must stay
 what it is (a shebang, a Dockerfile `# syntax=` directive, a `# yaml-language-server`
 modeline: `KEEP_FIRST`) the marker is line 2. Files with no comment syntax, and files
 that the template copies into user-owned places, are exempt by name (`EXEMPT`, each with
 its reason).
 
-This file is in two places, byte for byte: here, for `explain`, and as
+This file is in two places, byte for byte: here, in core/ (the ground every renderer
+may import: ops/ and genops/ cannot import explain/), and as
 `.cellforge/cellforge_hooks/markers.py`, for `check-owned` (in the template repository
 `hooks/cellforge_hooks/markers.py` is a symbolic link to this file). The hooks cannot
 import the project's package, nor the project the hooks, so it imports only the
@@ -94,6 +98,11 @@ def marker_line(path: str, wording: str = RENDERED) -> str:
     if comment is None:
         raise ValueError(f"{path}: no comment syntax known; name it in EXEMPT with a reason")
     return f"{comment[0]}{wording}{comment[1]}"
+
+
+def derived_line(path: str, prog: str) -> str:
+    """The first line of a file `explain` writes at `path` (its marker, no newline)."""
+    return marker_line(path, derived(prog))
 
 
 def has_marker(text: str) -> bool:
