@@ -1,6 +1,6 @@
 # Owned by the Cellforge template: change blueprint.yml or the template, not this file.
-"""The command line, installed as `{{ project_name }}`
-(and also run by `python -m {{ package_name }}`).
+"""The command line, installed as the project's command (`core/names.py`: `PROG`) and
+also run by `python -m <package>`.
 
 - `serve`: run the service over HTTP (the gateway) with uvicorn (`gateway/server.py`).
 - `worker --cell NAME`: run one cell that blueprint.yml places on a worker, serving its
