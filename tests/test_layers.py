@@ -73,3 +73,15 @@ def test_an_upward_import_fails_the_projects_checks(project: Path, upward: tuple
     tests = run([*checks, "tests/test_checks.py", "-k", "import"], project, env, check=False)
     assert tests.returncode != 0
     assert CONTRACT in tests.stdout
+
+
+def test_the_names_the_template_renders_come_from_one_module() -> None:
+    """Only `core/names.py` is rendered from the answers (package, command, environment
+    prefix); every other module of the package is the same text in every project and
+    imports the names from there."""
+    package = Path(__file__).resolve().parents[1] / "template" / "src" / "{{package_name}}"
+    rendered = sorted(p.relative_to(package).as_posix() for p in package.rglob("*.jinja"))
+    assert rendered == ["core/names.py.jinja"]
+    names = (package / "core" / "names.py.jinja").read_text(encoding="utf-8")
+    for name in ("PACKAGE", "PROG", "ENV_PREFIX"):
+        assert f'{name} = "{{{{ ' in names, f"{name} is not rendered in core/names.py"
