@@ -285,7 +285,7 @@ class Server:
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 env=env,
-                cwd=work,
+                cwd=setup.project,  # as `serve` runs: blueprint.yml is read from the cwd
             )
         deadline = time.monotonic() + START_TIMEOUT
         while not info_file.exists():
