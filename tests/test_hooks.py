@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import zipfile
@@ -17,6 +18,7 @@ from bench.snapshot import git_snapshot
 from .conftest import TEMPLATE
 
 ARGS = ["--package", "shop", "--cells", "notes", "--project"]
+EXAMPLES = "Acceptance examples"  # the heading of a spec's examples
 
 
 def test_missing_cells_are_created_from_the_right_skeleton(tmp_path: Path) -> None:
@@ -35,6 +37,31 @@ def test_missing_cells_are_created_from_the_right_skeleton(tmp_path: Path) -> No
     assert "from shop.core.cells import Cell" in (items / "__init__.py").read_text()
     for path in tmp_path.rglob("*"):
         assert path.suffix != ".tmpl"
+
+
+def test_every_cell_gets_a_spec_whose_examples_its_tests_check(tmp_path: Path) -> None:
+    """`SPEC.md` (requirements in prose, then examples) comes with each skeleton: each
+    example names a test its test file defines, every test is an example, and each message
+    class of its contract is in it; `notes` describes its real handlers, the example says
+    what to write."""
+    materialise_cells(tmp_path, "shop", ["notes", "order_items"])
+    for cell in ("notes", "order_items"):
+        spec = (tmp_path / f"src/shop/cells/{cell}/SPEC.md").read_text(encoding="utf-8")
+        tests = (tmp_path / f"tests/cells/test_{cell}_cell.py").read_text(encoding="utf-8")
+        contract = (tmp_path / f"src/shop/cells/{cell}/messages.py").read_text(encoding="utf-8")
+        assert spec.startswith(f"# Cell `{cell}`: specification\n"), spec[:80]
+        for heading in ("Purpose", "Requirements", EXAMPLES):
+            assert f"\n{'#' * 2} {heading}\n" in spec, (cell, heading)
+        examples = spec.split(EXAMPLES, 1)[1]
+        named = set(re.findall(r"`(test_\w+)`", examples))
+        defined = set(re.findall(r"^(?:async )?def (test_\w+)", tests, flags=re.M))
+        assert named == defined, (cell, named ^ defined)
+        for message in re.findall(r"^class (\w+)\(", contract, flags=re.M):
+            assert f"`{message}`" in spec, (cell, message)
+        assert "$" not in spec.replace("$$", ""), "no placeholder left unrendered"
+    notes = (tmp_path / "src/shop/cells/notes/SPEC.md").read_text(encoding="utf-8")
+    assert "`POST /notes/create-note` requires the capability `notes.write`" in notes
+    assert "Replace it" in (tmp_path / "src/shop/cells/order_items/SPEC.md").read_text()
 
 
 def test_existing_cells_and_tests_are_never_overwritten(tmp_path: Path) -> None:

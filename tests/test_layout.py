@@ -34,6 +34,7 @@ DERIVED = {
     "docs/runbooks/replay-dead-letters.md",
     "docs/runbooks/drop-dead-letters.md",
     ".importlinter",
+    "AGENTS.md",  # and one in each cell's folder (a skeleton output's path)
     ".cellforge-state.json",
     "uv.lock",  # the project's own, from the template's stored lock (locks/)
     "deploy/compose.yaml",

@@ -138,6 +138,8 @@ def test_check_owned_reads_the_marker_not_only_the_hash_file(project: Path, tmp_
     git_commit_all(copy)
     clean = check_owned(copy)
     assert clean.returncode == 0, clean.stderr
+    # The AGENTS.md `explain` writes in a cell's folder carries its marker rightly.
+    assert OWNER in head(copy / f"src/{PACKAGE}/cells/notes/AGENTS.md")
 
     bus = copy / f"src/{PACKAGE}/core/bus.py"
     bus.write_text("".join(bus.read_text(encoding="utf-8").splitlines(True)[1:]))
@@ -167,5 +169,8 @@ def test_the_architecture_page_says_who_owns_which_path(project: Path) -> None:
     assert "`pyproject.toml`" in rows["shared"]
     generated = rows["the template, through `explain`"]
     prefixes = re.findall(r"`([^`]+)`", generated.split(", except")[0])
+    patterns = [prefix.replace("<name>", "[^/]+") for prefix in prefixes]  # a cell's own
     for path in generated_paths(project):
-        assert path.startswith(tuple(prefixes)), (path, prefixes)
+        assert any(re.match(pattern, path) for pattern in patterns), (path, prefixes)
+    assert f"src/{PACKAGE}/cells/notes/AGENTS.md" in generated_paths(project)
+    assert f"`src/{PACKAGE}/cells/<name>/AGENTS.md`" in rows["you"].split(" | ")[0]

@@ -10,7 +10,8 @@ what a reader sees. `problems` keeps the two saying the same thing:
 - any other file that carries the template's marker though the template did not write it
   (a copied module, say): the marker would promise a regeneration that never comes.
 Files that `explain` writes carry their own wording of the marker and are not in the hash
-file: `explain --check` keeps those honest.
+file: `explain --check` keeps those honest. One of them lives among the user's files: the
+`AGENTS.md` in each cell's folder (`is_explained`), which carries that marker rightly.
 
 Without a hash file (a project older than it) there is nothing to compare: no problems.
 """
@@ -18,7 +19,7 @@ Without a hash file (a project older than it) there is nothing to compare: no pr
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .git import git
 from .markers import RENDERED, exemption, has_marker
@@ -62,6 +63,12 @@ def is_users(path: str, package: str) -> bool:
     )
 
 
+def is_explained(path: str, package: str) -> bool:
+    """The `AGENTS.md` that `explain` writes in a cell's folder: the user's folder, its file."""
+    parts = PurePosixPath(path).parts
+    return len(parts) == 5 and parts[:3] == ("src", package, "cells") and parts[4] == "AGENTS.md"
+
+
 def problems(project: Path, package: str) -> dict[str, str]:
     """Each path with what is wrong with its ownership, in path order."""
     owned = load(project).get("owned")
@@ -76,7 +83,7 @@ def problems(project: Path, package: str) -> dict[str, str]:
         file = project / path
         if path in owned or not file.is_file() or not has_marker(text := head(file)):
             continue
-        if is_users(path, package):
+        if is_users(path, package) and not is_explained(path, package):
             found[path] = USERS
         elif RENDERED in text and not CONFLICT_MARKER.search(file.read_bytes()):
             found[path] = FOREIGN

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .codegen import cli as codegen
 from .core.blueprint import check_file
 from .core.blueprint_problems import BlueprintError
 from .core.catalog import MissingCellError, cell_names, load_registry
@@ -320,6 +321,7 @@ def parser() -> argparse.ArgumentParser:
     triggers.add_parser(commands)
     runbooks.add_parser(commands)
     genops.add_parser(commands)
+    codegen.add_parser(commands)
     return top
 
 

@@ -199,6 +199,11 @@ class Pin(Section):
     tokenizer_factor: Number = Field(
         default=1.0, gt=0, le=10, description="Estimated tokens = bytes / 4 x this factor."
     )
+    context_tokens: Int = Field(
+        default=128_000,
+        ge=1024,
+        description="The model's context window in tokens (prompt and answer together).",
+    )
 
 
 class Budget(Section):
@@ -230,6 +235,20 @@ class Genops(Section):
     ] = Field(default=(), description="Public API paths whose break is deliberate.")
 
 
+class Codegen(Section):
+    """`cell regenerate` and `cell patch` (codegen/): how far a run may go."""
+
+    repair_rounds: Int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Times failing gates are fed back to the model; each round is a call.",
+    )
+    max_output_tokens: Int = Field(
+        default=16_000, ge=256, description="The answer's token bound, reserved per call."
+    )
+
+
 Purpose = Annotated[str, StringConstraints(pattern=PURPOSE)]
 
 
@@ -257,6 +276,7 @@ class Blueprint(Section):
     )
     budgets: Budgets = Budgets()
     genops: Genops = Genops()
+    codegen: Codegen = Codegen()
 
     @property
     def placements(self) -> dict[str, Transport]:

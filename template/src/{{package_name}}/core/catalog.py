@@ -11,11 +11,15 @@ after another hook (`explain`) has loaded the registry. `load_cell` then raises
 `MissingCellError`, one line saying what creates the cell, which the command line prints
 instead of an import traceback; nothing skips the cell silently, so `serve` and
 `explain --check` still refuse a blueprint whose cells are not all there.
+
+`CellFiles` says where a cell's own files are: its spec, its contract and its tests,
+which `explain` lists and points coding agents at, and a regeneration reads.
 """
 
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 
 from .blueprint import Blueprint
 from .cells import Cell, CellDeclarationError, Registry
@@ -24,12 +28,41 @@ CELLS_PACKAGE = __name__.rsplit(".", 2)[0] + ".cells"
 REGENERATE = "uv run python .cellforge regenerate"
 
 
+@dataclass(frozen=True)
+class CellFiles:
+    """Where one cell's files are, as paths from the project's root: its folder (the
+    user's), its spec (`SPEC.md`: requirements in prose and acceptance examples), its
+    public contract (`messages.py`), its tests, and the `AGENTS.md` `explain` writes."""
+
+    name: str
+
+    @property
+    def folder(self) -> str:
+        return f"src/{CELLS_PACKAGE.replace('.', '/')}/{self.name}/"
+
+    @property
+    def spec(self) -> str:
+        return f"{self.folder}SPEC.md"
+
+    @property
+    def contract(self) -> str:
+        return f"{self.folder}messages.py"
+
+    @property
+    def tests(self) -> str:
+        return f"tests/cells/test_{self.name}_cell.py"
+
+    @property
+    def agents(self) -> str:
+        return f"{self.folder}AGENTS.md"
+
+
 class MissingCellError(LookupError):
     """A cell `blueprint.yml` lists has no package under `cells/` (not created yet)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-        folder = f"src/{CELLS_PACKAGE.replace('.', '/')}/{name}/"
+        folder = CellFiles(name).folder
         super().__init__(
             f"cell {name!r} is listed in blueprint.yml but {folder} does not exist yet: "
             "commit blueprint.yml (the cellforge-regenerate hook creates the cell) or run "

@@ -4,9 +4,10 @@
 Nothing listed by `artifacts` is written by hand. `<cli> explain` rewrites them from the
 cells' declarations, the import graph and `blueprint.yml`; `<cli> explain --check` fails
 when one is stale, so the diagrams, the cell canvases, the import contracts, the deploy
-files and the runbook pages can never drift from the code. Each writer opens its text
-with the ownership marker (`core.markers.derived_line`) and `explain` writes what it
-returns unchanged, so a renderer's output, its file and the drift check are one text.
+files, the runbook pages and the `AGENTS.md` files coding agents read can never drift
+from the code. Each writer opens its text with the ownership marker
+(`core.markers.derived_line`) and `explain` writes what it returns unchanged, so a
+renderer's output, its file and the drift check are one text.
 Only the standard library, pyyaml and pydantic are imported: `explain` also runs during
 `copier copy`, in copier's interpreter.
 """
@@ -26,6 +27,7 @@ from ..genops.document import render_genops
 from ..ops.deploy import documents as deploy_documents
 from ..ops.runbooks import documents as runbook_documents
 from ..ops.triggers import render_distribution
+from . import agents
 from .architecture import PACKAGE_DIR, read_blueprint, render_architecture
 from .contracts import render_contracts, top_level_modules
 
@@ -47,7 +49,8 @@ def artifacts(root: Path) -> list[Artifact]:
     return [
         Artifact(schema, render_schema()),
         Artifact(
-            root / "docs" / "architecture.md", render_architecture(registry, edges, blueprint)
+            root / "docs" / "architecture.md",
+            render_architecture(registry, edges, blueprint, root),
         ),
         Artifact(root / ".importlinter", render_contracts(registry, PACKAGE, top_level_modules())),
         Artifact(root / "docs" / "distribution.md", render_distribution()),
@@ -55,6 +58,8 @@ def artifacts(root: Path) -> list[Artifact]:
         Artifact(root / "docs" / "genops.md", render_genops()),
         *(Artifact(path, text) for path, text in runbook_documents(root)),
         *(Artifact(path, text) for path, text in deploy_documents(root, blueprint)),
+        Artifact(root / agents.PATH, agents.render_agents(registry, root)),
+        *(Artifact(path, text) for path, text in agents.cell_documents(registry, root)),
     ]
 
 
@@ -70,10 +75,12 @@ def is_generated(path: Path) -> bool:
 
 
 def leftovers(root: Path, current: list[Artifact]) -> list[Path]:
-    """Generated deploy files nothing generates any more (a demoted cell's worker):
-    left in place they would mislead, so `explain` deletes them and `--check` reports them."""
+    """Generated files nothing generates any more (a demoted cell's worker, the `AGENTS.md`
+    of a cell dropped from the blueprint): left in place they would mislead, so `explain`
+    deletes them and `--check` reports them."""
     wanted = {artifact.path for artifact in current}
     found = sorted((root / "deploy").rglob("*.yaml")) if (root / "deploy").is_dir() else []
+    found += sorted((root / "src" / PACKAGE / "cells").glob(f"*/{agents.PATH}"))
     return [path for path in found if path not in wanted and is_generated(path)]
 
 

@@ -3,7 +3,8 @@
 trigger thresholds and the gates, generated from the registry and `blueprint.yml`.
 
 The page follows Spring Modulith's module canvas: one table per cell of what it handles,
-publishes, needs and why it exists.
+publishes, needs and why it exists, and where its spec, contract and tests are (a file
+not there yet is shown as missing, which is not an error).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..core.names import PACKAGE, PROG
 from ..genops import GATES
 from ..ops.triggers import TRIGGERS, CellFacts, Thresholds, cell_facts
 from ..ops.triggers.thresholds import KEYS
+from .agents import contract_names, file_entries
 from .contracts import layer_lines
 from .ownership import ownership_lines
 
@@ -154,7 +156,9 @@ def _cell_table(registry: Registry, facts: Mapping[str, CellFacts]) -> list[str]
     return lines
 
 
-def _canvas(registry: Registry, cell_name: str, facts: CellFacts, prog: str) -> list[str]:
+def _canvas(
+    registry: Registry, cell_name: str, facts: CellFacts, prog: str, root: Path
+) -> list[str]:
     """One cell's canvas, after Spring Modulith's module canvas: its whole public face."""
     cell = registry[cell_name]
     handled = [
@@ -193,6 +197,9 @@ def _canvas(registry: Registry, cell_name: str, facts: CellFacts, prog: str) -> 
         ("storage", f"its own SQLite database, `<data_dir>/{cell.name}.sqlite3`"),
         ("code", f"`src/{PACKAGE}/cells/{cell.name}/` (yours; never overwritten)"),
     ]
+    files = file_entries(cell, root)
+    rows += [("spec", files["spec"]), ("contract", f"{files['contract']}: {contract_names(cell)}")]
+    rows += [("tests", files["tests"])]
     lines = [f'<a id="cell-{cell.name}"></a>', "", f"### Cell `{cell.name}`", ""]
     lines += ["| | |", "| --- | --- |"]
     lines += [f"| {name} | {value} |" for name, value in rows]
@@ -242,7 +249,10 @@ def render_architecture(
     registry: Registry,
     edges: Iterable[tuple[str, str]],
     blueprint: Blueprint | None = None,
+    root: Path = PACKAGE_DIR.parents[1],
 ) -> str:
+    """The page for the cells of `registry`; `root` is the project whose cells' spec,
+    contract and tests the canvases look for (this one by default)."""
     stated = cell_facts(blueprint)
     facts = {cell.name: stated.get(cell.name, CellFacts()) for cell in registry}
     lines = [derived_line(PATH, PROG), "", "# Architecture", ""]
@@ -257,7 +267,7 @@ def render_architecture(
     lines += ["## Cell view", "", *_cell_diagram(registry, facts), ""]
     lines += ["## Cells", "", *_cell_table(registry, facts), ""]
     for cell in registry:
-        lines += [*_canvas(registry, cell.name, facts[cell.name], PROG), ""]
+        lines += [*_canvas(registry, cell.name, facts[cell.name], PROG, root), ""]
     lines += ["## Roles", "", "| role | grants |", "| --- | --- |"]
     roles = blueprint.grants if blueprint else {}
     lines += [

@@ -26,9 +26,10 @@ LAYERS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("__main__",), "`python -m`: only runs the command line."),
     (("cli",), "The commands: each reaches the layer it needs, and nothing imports them."),
     (
-        ("bootstrap", "explain"),
+        ("bootstrap", "explain", "codegen"),
         "The composition root wires the service from every layer below; `explain` writes "
-        "the generated files from the code below. Neither needs the other.",
+        "the generated files from the code below; `codegen` regenerates a cell with a "
+        "pinned model and runs the gates on the result. None needs the others.",
     ),
     (
         ("ops", "genops"),

@@ -4,7 +4,8 @@
 Each writer of a file `explain` writes opens it with the ownership marker itself
 (`core.markers.derived_line`); JSON has no comments and stays as it is (`EXEMPT`).
 `ownership_lines` is the "Ownership" section of docs/architecture.md: the template's
-paths, the files `explain` writes, the user's paths and the shared root files.
+paths, the files `explain` writes, the user's paths and the shared root files. The
+`AGENTS.md` in each cell's folder is the one file `explain` writes among the user's.
 
 `TEMPLATE_OWNED` says what the hooks' `owned_by_template` says (the hash file and
 `check-owned` use that one; the hooks cannot be imported from here): the template's tests
@@ -24,12 +25,15 @@ TEMPLATE_OWNED = (
     "docs/sandbox.md",
     ".copier-answers.yml",
 )
+CELL_AGENTS = f"src/{PACKAGE}/cells/<name>/AGENTS.md"  # in each cell's folder
 GENERATED = (
     "docs/",
     "deploy/compose.yaml",
     "deploy/k8s/",
     ".importlinter",
     f"src/{PACKAGE}/core/blueprint.schema.json",
+    "AGENTS.md",
+    CELL_AGENTS,
 )
 USERS = ("blueprint.yml", f"src/{PACKAGE}/cells/", "tests/")
 SHARED = (
@@ -61,8 +65,8 @@ def ownership_lines() -> list[str]:
         f"| {_code(GENERATED)}, except `docs/sandbox.md` | the template, through `explain` |"
         f" `uv run {PROG} explain` rewrites them from the code; `explain --check` fails"
         " when one drifts |",
-        f"| {_code(USERS)}, except `tests/cellforge/` | you | edit freely; the template"
-        " creates a cell once and never overwrites or deletes it |",
+        f"| {_code(USERS)}, except `tests/cellforge/` and `{CELL_AGENTS}` | you | edit"
+        " freely; the template creates a cell once and never overwrites or deletes it |",
         f"| {_code(SHARED)} | shared | the template wrote them, you edit them, `copier update`"
         " merges the two |",
     ]

@@ -58,11 +58,14 @@ class Project:
     package: str = PACKAGE
     blueprint: Blueprint | None = None  # the typed blueprint; None: the project has none
     base_ref: str | None = None  # semdiff: compare with this ref instead of the default
+    acknowledged: tuple[str, ...] = ()  # semdiff: API breaks acknowledged for this run
 
     @classmethod
-    def at(cls, root: Path, base_ref: str | None = None) -> Project:
+    def at(
+        cls, root: Path, base_ref: str | None = None, acknowledged: tuple[str, ...] = ()
+    ) -> Project:
         """The project at `root`, with its typed blueprint (BlueprintError if invalid)."""
-        return cls(root, PACKAGE, read(root / "blueprint.yml"), base_ref)
+        return cls(root, PACKAGE, read(root / "blueprint.yml"), base_ref, acknowledged)
 
     @property
     def genops(self) -> Genops:

@@ -40,7 +40,7 @@ def check(args: argparse.Namespace) -> int:
             print(f"{root / 'blueprint.yml'}:{problem}", file=sys.stderr)
         print("fix blueprint.yml first (`blueprint check`); no gate ran", file=sys.stderr)
         return 2
-    project = Project.at(root, base_ref=args.base)
+    project = Project.at(root, base_ref=args.base, acknowledged=tuple(args.acknowledge))
     verdicts = run_gates(project, args.gates or None)
     if args.json:
         print(json.dumps([asdict(verdict) for verdict in verdicts], indent=2))
@@ -56,6 +56,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run = actions.add_parser("check", help=f"run the gates ({gates}); all by default")
     run.add_argument("gates", nargs="*", metavar="GATE", help=f"one or more of: {gates}")
     run.add_argument("--base", help="semdiff: the ref to compare with (default: merge base)")
+    acknowledge = "semdiff: an API path whose break is deliberate, for this run (repeatable)"
+    run.add_argument("--acknowledge", action="append", default=[], metavar="PATH", help=acknowledge)
     run.add_argument("--root", default=".", help="project root (default: .)")
     run.add_argument("--json", action="store_true", help="print the verdicts as JSON")
     run.set_defaults(func=check)

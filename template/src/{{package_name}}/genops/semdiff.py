@@ -47,7 +47,9 @@ Acknowledge a deliberate change: for an API break, put a line `API-Break: <path>
 message of a commit since the baseline (the path as the gate prints it, e.g.
 `API-Break: mypkg.cells.notes.handlers.setup`; a module or class path covers what is
 inside it; `API-Break: *` covers every break since the baseline), or list the path under
-`genops.acknowledged_breaks` in blueprint.yml. A template-owned file changes through
+`genops.acknowledged_breaks` in blueprint.yml (`genops check --acknowledge PATH` does it
+for one run: `cell regenerate --api-break PATH` gates a regeneration so, and suggests the
+commit trailer). A template-owned file changes through
 blueprint.yml or a template update, never by hand.
 """
 
@@ -167,6 +169,7 @@ def acknowledgements(project: Project, base: str) -> dict[str, str]:
     """Acknowledged API paths -> where they were acknowledged."""
     listed = project.genops.acknowledged_breaks
     found = {str(path): "blueprint" for path in listed}
+    found.update({path: "--acknowledge" for path in project.acknowledged if path not in found})
     log = git(project.root, "log", "--format=%B", f"{base}..HEAD")
     for match in TRAILER.finditer(log.stdout):
         found.setdefault(match.group(1), "commit")

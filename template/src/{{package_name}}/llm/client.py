@@ -29,7 +29,7 @@ from ..core.settings import Settings
 from .budget import Budgets, estimate
 from .ledger import Ledger
 from .pins import Pin, pin_for, pins_from_blueprint
-from .providers import WIRES, BadReply, Message, Reply, Request, Wire
+from .providers import PROVIDER_DEFAULTS, WIRES, BadReply, Message, Reply, Request, Sampling, Wire
 
 T = TypeVar("T")
 
@@ -93,10 +93,17 @@ class LLM:
         )
 
     async def complete(
-        self, purpose: str, messages: Sequence[Message], *, principal: str, max_output_tokens: int
+        self,
+        purpose: str,
+        messages: Sequence[Message],
+        *,
+        principal: str,
+        max_output_tokens: int,
+        sampling: Sampling = PROVIDER_DEFAULTS,
     ) -> Completion:
         """The model's answer; refused before sending when `purpose` is not pinned
-        (`UnpinnedPurposeError`) or a budget is short (`BudgetExceeded`)."""
+        (`UnpinnedPurposeError`) or a budget is short (`BudgetExceeded`). `sampling` asks
+        for a repeatable answer (temperature 0, a seed) where the provider allows it."""
         if max_output_tokens < 1:  # it bounds the worst case the budgets judge
             raise ValueError(f"max_output_tokens must be at least 1, not {max_output_tokens}")
         pin = pin_for(self.pins, purpose)
@@ -104,7 +111,7 @@ class LLM:
         if wire is None or endpoint is None:
             raise LLMError(f"{purpose!r} is pinned to an unknown provider {pin.provider!r}")
         key = endpoint.key.get_secret_value() if endpoint.key else None
-        request = wire.request(endpoint.url, key, pin.model, messages, max_output_tokens)
+        request = wire.request(endpoint.url, key, pin.model, messages, max_output_tokens, sampling)
         worst = estimate(pin, [m.content for m in messages], max_output_tokens)
         reserving = _in_thread(self.ledger.reserve, principal, pin, worst, self.budgets)
         try:

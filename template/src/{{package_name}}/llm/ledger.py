@@ -9,7 +9,8 @@ usage the provider reported. When the call fails before its request could reach 
 provider (no connection), it is *released*: it counts nothing. When it fails after (a
 timeout, the caller gave up, a 5xx, a malformed reply), the provider may well bill it,
 so it is *kept* at its worst case, as outcome `unknown`. Refused calls are recorded too,
-so the metrics can count them.
+so the metrics can count them. A run made of several calls (a cell's regeneration:
+`codegen/`) keeps its record in the `runs` table of the same file.
 
 Days are UTC days. The file is `<data_dir>/llm-usage.sqlite3` (`Settings.llm_ledger_path`);
 without a data directory (tests) the ledger lives in memory. The file and its WAL are
@@ -47,6 +48,13 @@ CREATE TABLE IF NOT EXISTS llm_calls (
     outcome TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS llm_calls_by_day ON llm_calls (day, principal);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    record TEXT NOT NULL
+);
 """
 # A row's tokens and cost by outcome: a reservation's estimate (in flight, or `unknown`:
 # failed after sending, kept), a settled call's actual usage; released (`failed`) and
@@ -178,6 +186,23 @@ class Ledger:
                 arguments,
             ).fetchall()
         return [Usage(p, m, o, int(n), int(i), int(x), float(c)) for p, m, o, n, i, x, c in rows]
+
+    def record_run(self, kind: str, subject: str, record: str) -> None:
+        """Keep the record (JSON) of a run made of calls, e.g. a cell's regeneration:
+        its calls are rows above, the record says what they were for and how it ended."""
+        at = self.clock().astimezone(UTC).isoformat(timespec="milliseconds")
+        with self._transaction() as database:
+            database.execute(
+                "INSERT INTO runs VALUES (NULL, ?, ?, ?, ?)", (at, kind, subject, record)
+            )
+
+    def runs(self, kind: str) -> list[tuple[str, str]]:
+        """(subject, record) of every run of `kind`, oldest first."""
+        with self._lock:
+            rows = self.database.execute(
+                "SELECT subject, record FROM runs WHERE kind = ? ORDER BY id", (kind,)
+            ).fetchall()
+        return [(str(subject), str(record)) for subject, record in rows]
 
     def close(self) -> None:
         self.database.close()

@@ -29,6 +29,7 @@ class Pin:
     input_per_mtok: float  # USD per million input tokens
     output_per_mtok: float  # USD per million output tokens
     tokenizer_factor: float = 1.0
+    context_tokens: int = 128_000  # the model's window: prompt and answer together
 
     def cost_usd(self, input_tokens: int, output_tokens: int) -> float:
         return (input_tokens * self.input_per_mtok + output_tokens * self.output_per_mtok) / 1e6
@@ -46,6 +47,7 @@ def pins_from_blueprint(blueprint: Blueprint | None) -> dict[str, Pin]:
             input_per_mtok=entry.price_per_mtok.input,
             output_per_mtok=entry.price_per_mtok.output,
             tokenizer_factor=entry.tokenizer_factor,
+            context_tokens=entry.context_tokens,
         )
         for purpose, entry in models.items()
     }

@@ -45,16 +45,37 @@ class BadReply(ValueError):  # noqa: N818 - caught by the client, never shown
     """The provider answered, but not in its documented shape."""
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """Request parameters that make an answer repeatable where the provider allows it:
+    temperature 0, and a seed (OpenAI-compatible servers only; Anthropic has none)."""
+
+    temperature: float | None = None
+    seed: int | None = None
+
+
+PROVIDER_DEFAULTS = Sampling()  # nothing asked: each provider's own defaults
+
+
 def openai_request(
-    base: str, key: str | None, model: str, messages: Sequence[Message], max_output: int
+    base: str,
+    key: str | None,
+    model: str,
+    messages: Sequence[Message],
+    max_output: int,
+    sampling: Sampling = PROVIDER_DEFAULTS,
 ) -> Request:
     """`POST {base}/chat/completions` with a bearer key; `base` ends with the version."""
     headers = {"authorization": f"Bearer {key}"} if key else {}
-    body = {
+    body: dict[str, Any] = {
         "model": model,
         "messages": [{"role": m.role, "content": m.content} for m in messages],
         "max_completion_tokens": max_output,
     }
+    if sampling.temperature is not None:
+        body["temperature"] = sampling.temperature
+    if sampling.seed is not None:
+        body["seed"] = sampling.seed
     return Request(f"{base.rstrip('/')}/chat/completions", headers, body)
 
 
@@ -74,12 +95,19 @@ def openai_reply(data: Any) -> Reply:
 
 
 def anthropic_request(
-    base: str, key: str | None, model: str, messages: Sequence[Message], max_output: int
+    base: str,
+    key: str | None,
+    model: str,
+    messages: Sequence[Message],
+    max_output: int,
+    sampling: Sampling = PROVIDER_DEFAULTS,
 ) -> Request:
     """`POST {base}/v1/messages`; system messages go in the top-level `system` field."""
     headers = {"anthropic-version": ANTHROPIC_VERSION, **({"x-api-key": key} if key else {})}
     turns = [{"role": m.role, "content": m.content} for m in messages if m.role != "system"]
     body: dict[str, Any] = {"model": model, "max_tokens": max_output, "messages": turns}
+    if sampling.temperature is not None:
+        body["temperature"] = sampling.temperature
     system = "\n\n".join(m.content for m in messages if m.role == "system")
     if system:
         body["system"] = system
@@ -138,7 +166,7 @@ def _shown(value: Any, limit: int = 40) -> str:
 
 @dataclass(frozen=True)
 class Wire:
-    request: Callable[[str, str | None, str, Sequence[Message], int], Request]
+    request: Callable[[str, str | None, str, Sequence[Message], int, Sampling], Request]
     reply: Callable[[Any], Reply]  # from the reply's JSON body, or BadReply says what is off
     shape: str  # what a reply should be, for the reason of a BadReply
 
